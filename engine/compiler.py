@@ -1,0 +1,232 @@
+"""Compile step: a validated RuleBase becomes durable-rules ruleset definitions (plain JSON).
+
+One ruleset per topic (physical medicine, topical analgesics, ...), so that no ruleset nears the
+engine's size limits (error 303 at ~500 rules, a hang past 512) and chained findings stay inside
+the ruleset that reads them. Each ruleset holds, in this order of firing:
+
+  1. address rules  - a pack in force on the request date, whose scope matches the item, under the
+                      case's jurisdiction profile: `addressed {item, pack, rank}`
+  2. criterion rules - each guideline rule, split by Kleene logic into met / not met / not
+                      documented alternatives: `finding {item, rule, status, rank}`
+  3. govern rules   - gated by the `govern` phase fact: the addressed pack with the best rank,
+                      and no better one, `governs` the item (Medical Evidence Search Sequence)
+  4. decision rules - gated by the `decide` phase fact: aggregate the governing tier's findings
+                      into Upheld / Overturned / No rule applies / Not covered
+
+Actions are described by ActionSpec records; rete.py turns them into the Python callbacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .conditions import RefOperand
+from .diagnostics import Diagnostic, InputError
+from .facts import ENTITY_ORDER, ITEM_ENTITIES, always_present, date_number
+from .kleene import Test, _and, outcomes, possible
+from .rule_model import AppliesTo, Pack
+from .validate import ParsedRule, RuleBase
+
+MAX_RULES_PER_RULESET = 400  # measured: error 303 at 483-512 rules, a hang at 513+
+MAX_EXPRESSIONS_PER_RULE = 30  # engine error 113 at 32 expressions per join sequence
+MAX_FACTS_PER_RULE = 15  # engine error 304 at 16 joined messages
+FALLBACK_TOPIC = "unrouted"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    kind: str  # address | in_force | criterion | govern | decision
+    rule_id: str = ""
+    status: str = ""
+    pack: str = ""
+    rank: int = 0
+    decision: str = ""
+    reason: str = ""
+    decides: bool = True
+    label: str = ""
+    absent: tuple = ()  # for a not-documented alternative: the facts whose absence it matched
+
+
+@dataclass
+class RulesetSpec:
+    topic: str
+    definition: dict = field(default_factory=dict)  # durable-rules JSON, without `run`
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+
+    def add(self, name: str, patterns: list[dict], action: ActionSpec) -> None:
+        self.definition[name] = {"all": patterns}
+        self.actions[name] = action
+
+
+@dataclass
+class CompiledRules:
+    digest: str
+    rulesets: dict[str, RulesetSpec]
+    pack_ranks: dict[str, dict[str, int]]  # pack -> jurisdiction -> rank
+
+
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+
+
+def _value(v):
+    if isinstance(v, dt.date):
+        return date_number(v)
+    return v
+
+
+def _test_expression(test: Test) -> tuple[str, dict]:
+    """(entity that carries the test, durable expression)."""
+    entity, fld, op, value = test.entity, test.field, test.op, test.value
+    if op == "present":
+        return entity, {"$ex": {fld: 1}}
+    if op == "absent":
+        return entity, {"$nex": {fld: 1}}
+    if op == "any_of":
+        return entity, {"$or": [{fld: _value(v)} for v in value]}
+    if isinstance(value, RefOperand):
+        other = value.ref
+        if ENTITY_ORDER.index(other.entity) > ENTITY_ORDER.index(entity):
+            # durable-rules joins may only look back at earlier facts: move the test to the later one
+            entity, fld, op, other_ref, add = other.entity, other.field, _FLIP[op], (test.entity, test.field), -value.add
+        else:
+            other_ref, add = (other.entity, other.field), value.add
+        right = {other_ref[0]: other_ref[1]}
+        if add:
+            right = {"$add" if add > 0 else "$sub": {"$l": right, "$r": abs(add)}}
+        return entity, ({fld: right} if op == "==" else {_OPS[op]: {fld: right}})
+    value = _value(value)
+    return entity, ({fld: value} if op == "==" else {_OPS[op]: {fld: value}})
+
+
+def scope_tests(scope: AppliesTo) -> frozenset:
+    tests = set()
+    for name in ("type", "service", "region", "form"):
+        values = getattr(scope, name)
+        if values:
+            tests.add(Test("item", name, "any_of", tuple(values)) if len(values) > 1 else Test("item", name, "==", values[0]))
+    if scope.compounded is not None:
+        tests.add(Test("item", "compounded", "==", scope.compounded))
+    return frozenset(tests)
+
+
+def edition_tests(pack: Pack) -> frozenset:
+    tests = {Test("request", "date", ">=", pack.effective.from_)}
+    if pack.effective.to is not None:
+        tests.add(Test("request", "date", "<=", pack.effective.to))
+    return frozenset(tests)
+
+
+def patterns_for(conj, required=("request", "item")) -> list[dict]:
+    """durable-rules patterns, one per fact, in ENTITY_ORDER, with the per-item joins."""
+    by_entity: dict[str, list[dict]] = {e: [] for e in required}
+    for test in sorted(conj, key=lambda t: (t.entity, t.field, t.op, repr(t.value))):
+        entity, expression = _test_expression(test)
+        by_entity.setdefault(entity, []).append(expression)
+    patterns = []
+    for entity in ENTITY_ORDER:
+        if entity not in by_entity:
+            continue
+        # literal tests first, the join to the item last: durable-rules shares alpha nodes of equal
+        # literal tests, but pushes every join node it reaches onto a 64-deep stack (error 303)
+        terms = [{"t": entity}] + by_entity[entity]
+        if entity in ITEM_ENTITIES and entity != "item":
+            terms.append({"item_id": {"item": "item_id"}})
+        patterns.append({entity: {"$and": terms}})
+    return patterns
+
+
+def _count_expressions(patterns: list[dict]) -> int:
+    return sum(len(next(iter(p.values()))["$and"]) for p in patterns)
+
+
+def compile_rules(base: RuleBase) -> CompiledRules:
+    problems: list[Diagnostic] = []
+    pack_ranks = {p.pack: {j: r for j, prof in base.profiles.items() if (r := prof.rank_of(p))} for p in base.packs}
+    rulesets: dict[str, RulesetSpec] = {}
+
+    def ruleset(topic: str) -> RulesetSpec:
+        if topic not in rulesets:
+            rulesets[topic] = RulesetSpec(topic)
+        return rulesets[topic]
+
+    # 1. address and in-force rules
+    for pack in base.packs:
+        spec = ruleset(pack.topic)
+        spec.add(f"in_force:{pack.pack}", patterns_for(edition_tests(pack), required=("request",)), ActionSpec("in_force", pack=pack.pack))
+        for jurisdiction, rank in pack_ranks[pack.pack].items():
+            for n, scope in enumerate(base.scopes[pack.pack]):
+                base_conj = scope_tests(scope.applies_to) | edition_tests(pack) | {Test("request", "jurisdiction", "==", jurisdiction)}
+                alternatives = [frozenset(base_conj)]
+                if scope.when is not None:
+                    alternatives = _and(alternatives, outcomes(scope.when)[0])
+                for k, conj in enumerate(alternatives):
+                    spec.add(f"address:{pack.pack}:{jurisdiction}:{n}:{k}", patterns_for(conj), ActionSpec("address", pack=pack.pack, rank=rank))
+
+    # 2. criterion rules
+    for parsed in base.rules:
+        spec = ruleset(parsed.pack.topic)
+        base_conj = [frozenset(scope_tests(parsed.scope) | edition_tests(parsed.pack))]
+        applies = _and(base_conj, outcomes(parsed.when)[0]) if parsed.when is not None else base_conj
+        if parsed.require is not None:
+            by_status = dict(zip(("met", "not_met", "not_documented"), outcomes(parsed.require)))
+        else:
+            by_status = {parsed.rule.outcome: [frozenset()]}
+        for status, alternatives in by_status.items():
+            for k, conj in enumerate(possible(_and(applies, alternatives), always_present)):
+                patterns = patterns_for(conj)
+                if _count_expressions(patterns) > MAX_EXPRESSIONS_PER_RULE or len(patterns) > MAX_FACTS_PER_RULE:
+                    problems.append(parsed.source.diagnostic(("rules", parsed.index), "K002",
+                        f"rule '{parsed.rule.id}' needs {_count_expressions(patterns)} tests over {len(patterns)} facts; the engine allows {MAX_EXPRESSIONS_PER_RULE} over {MAX_FACTS_PER_RULE}: simplify it"))
+                    break
+                absent = tuple(sorted(f"{t.entity}.{t.field}" for t in conj if t.op == "absent")) if status == "not_documented" else ()
+                spec.add(f"criterion:{parsed.rule.id}:{status}:{k}", patterns, ActionSpec(
+                    "criterion", rule_id=parsed.rule.id, status=status, pack=parsed.pack.pack,
+                    decides=parsed.rule.decides, label=parsed.rule.label or "", absent=absent))
+
+    # 3 and 4. search sequence and decision aggregation, in every ruleset (and a fallback one)
+    fallback = ruleset(FALLBACK_TOPIC)
+    for pack in base.packs:  # so an unrouted item can still tell "no edition" from "not addressed"
+        fallback.add(f"in_force:{pack.pack}", patterns_for(edition_tests(pack), required=("request",)), ActionSpec("in_force", pack=pack.pack))
+    for spec in rulesets.values():
+        _add_sequence_and_decisions(spec, base.packs)
+        if len(spec.definition) > MAX_RULES_PER_RULESET:
+            problems.append(Diagnostic(str(base.files.root), 1, 1, "K001",
+                f"topic '{spec.topic}' compiles to {len(spec.definition)} engine rules; the limit is {MAX_RULES_PER_RULESET}: split the topic"))
+    if problems:
+        raise InputError(problems)
+    return CompiledRules(digest=base.digest, rulesets=rulesets, pack_ranks=pack_ranks)
+
+
+def _phase(name: str) -> dict:
+    return {"phase": {"$and": [{"t": "phase"}, {"name": name}]}}
+
+
+def _finding(alias: str, status: str | None = None) -> dict:
+    terms = [{"t": "finding"}, {"decides": True}] + ([{"status": status}] if status else [])
+    terms += [{"item_id": {"governs": "item_id"}}, {"rank": {"governs": "rank"}}]
+    return {alias: {"$and": terms}}
+
+
+def _add_sequence_and_decisions(spec: RulesetSpec, packs: list[Pack]) -> None:
+    governs = {"governs": {"$and": [{"t": "governs"}]}}
+    spec.add("govern", [
+        _phase("govern"),
+        {"addressed": {"$and": [{"t": "addressed"}]}},
+        {"better$not": {"$and": [{"t": "addressed"}, {"item_id": {"addressed": "item_id"}}, {"$lt": {"rank": {"addressed": "rank"}}}]}},
+    ], ActionSpec("govern"))
+    spec.add("decide:not_met", [_phase("decide"), governs, _finding("finding", "not_met")],
+             ActionSpec("decision", decision="Upheld", reason="not_met"))
+    spec.add("decide:not_documented", [_phase("decide"), governs, _finding("finding", "not_documented"), _finding("unmet$not", "not_met")],
+             ActionSpec("decision", decision="Upheld", reason="not_documented"))
+    spec.add("decide:met", [_phase("decide"), governs, _finding("finding", "met"), _finding("unmet$not", "not_met"), _finding("undocumented$not", "not_documented")],
+             ActionSpec("decision", decision="Overturned", reason="met"))
+    spec.add("decide:no_finding", [_phase("decide"), governs, _finding("any$not")],
+             ActionSpec("decision", decision="No rule applies", reason="no_finding"))
+    item = {"item": {"$and": [{"t": "item"}]}}
+    ungoverned = {"governs$not": {"$and": [{"t": "governs"}, {"item_id": {"item": "item_id"}}]}}
+    spec.add("decide:no_edition", [_phase("decide"), item, ungoverned, {"edition$not": {"$and": [{"t": "in_force"}]}}],
+             ActionSpec("decision", decision="Not covered", reason="no_edition"))
+    spec.add("decide:not_addressed", [_phase("decide"), item, ungoverned, {"edition": {"$and": [{"t": "in_force"}]}}],
+             ActionSpec("decision", decision="No rule applies", reason="not_addressed"))

@@ -1,0 +1,291 @@
+"""The rule condition language: a small, safe grammar parsed with lark (never eval).
+
+    history.functional_improvement == true and item.visits_requested <= 10
+    dx.pm_group in ["myalgia_myositis", "neuritis_radiculitis"]
+    clinical.acute_flare_up is not documented or not (history.visits_total > 10)
+    ingredient.drug_class == "nsaid" and item.region not in ["lumbar", "cervical"]
+    surgery.weeks_since <= item.duration_weeks + 4
+
+Operands are fact references `entity.field`, numbers, "strings", true/false and dates
+(YYYY-MM-DD). Arithmetic (+/- a number) may stand only on a fact reference at the right of a
+comparison, as durable-rules requires. There are no calls, attributes beyond one dot, or imports.
+
+Unknown is not false: a comparison whose fact is not documented is *unknown*, and the logic is
+Kleene's three-valued logic (`not unknown` is unknown). `is documented` / `is not documented` test
+presence and are never unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Union
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+GRAMMAR = r"""
+?start: disj
+?disj: conj (_OR conj)*
+?conj: neg (_AND neg)*
+?neg: _NOT neg -> negate
+    | atom
+?atom: "(" disj ")"
+     | ref COMPARE operand          -> compare
+     | ref _IN list                 -> in_list
+     | ref _NOT _IN list            -> not_in_list
+     | ref _IS _DOCUMENTED          -> documented
+     | ref _IS _NOT _DOCUMENTED     -> not_documented
+     | ref                          -> truthy
+list: "[" literal ("," literal)* "]"
+?operand: literal
+        | ref ADDOP NUMBER          -> ref_plus
+        | ref                       -> ref_operand
+?literal: DATE -> date
+        | NUMBER -> number
+        | STRING -> string
+        | _TRUE -> true
+        | _FALSE -> false
+ref: NAME "." NAME
+COMPARE: "==" | "!=" | "<=" | ">=" | "<" | ">"
+ADDOP: "+" | "-"
+DATE.3: /\d{4}-\d{2}-\d{2}/
+NUMBER.2: /-?\d+(\.\d+)?/
+STRING: /"[^"\\\n]{0,200}"/
+_OR.2: "or"
+_AND.2: "and"
+_NOT.2: "not"
+_IN.2: "in"
+_IS.2: "is"
+_DOCUMENTED.2: "documented"
+_TRUE.2: "true"
+_FALSE.2: "false"
+NAME: /[a-z_][a-z0-9_]{0,63}/
+%import common.WS_INLINE
+%ignore WS_INLINE
+"""
+
+MAX_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Ref:
+    entity: str
+    field: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.entity}.{self.field}"
+
+
+Literal_ = Union[bool, int, float, str, dt.date]
+
+
+@dataclass(frozen=True)
+class RefOperand:
+    ref: Ref
+    add: float = 0
+
+
+@dataclass(frozen=True)
+class Compare:
+    ref: Ref
+    op: str
+    value: Union[Literal_, RefOperand]
+
+
+@dataclass(frozen=True)
+class Documented:
+    ref: Ref
+    present: bool
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    item: object
+
+
+Expr = Union[Compare, Documented, And, Or, Not]
+
+
+class ConditionError(ValueError):
+    """A condition that does not parse or does not type-check; line/col are within the condition."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
+@v_args(inline=True)
+class _ToAst(Transformer):
+    def ref(self, entity: Token, field: Token) -> Ref:
+        return Ref(str(entity), str(field), entity.line, entity.column)
+
+    def number(self, tok):
+        text = str(tok)
+        return float(text) if "." in text else int(text)
+
+    def string(self, tok):
+        return str(tok)[1:-1]
+
+    def date(self, tok):
+        try:
+            return dt.date.fromisoformat(str(tok))
+        except ValueError:
+            raise ConditionError(f"'{tok}' is not a valid date", tok.line, tok.column) from None
+
+    def true(self):
+        return True
+
+    def false(self):
+        return False
+
+    def list(self, *items):
+        return tuple(items)
+
+    def ref_operand(self, ref):
+        return RefOperand(ref)
+
+    def ref_plus(self, ref, op, number):
+        value = float(str(number)) if "." in str(number) else int(str(number))
+        return RefOperand(ref, value if str(op) == "+" else -value)
+
+    def compare(self, ref, op, value):
+        return Compare(ref, str(op), value)
+
+    def in_list(self, ref, items):
+        return Or(tuple(Compare(ref, "==", v) for v in items)) if len(items) > 1 else Compare(ref, "==", items[0])
+
+    def not_in_list(self, ref, items):
+        return And(tuple(Compare(ref, "!=", v) for v in items)) if len(items) > 1 else Compare(ref, "!=", items[0])
+
+    def documented(self, ref):
+        return Documented(ref, True)
+
+    def not_documented(self, ref):
+        return Documented(ref, False)
+
+    def truthy(self, ref):
+        return Compare(ref, "==", True)
+
+    def negate(self, item):
+        return Not(item)
+
+    def conj(self, *items):
+        return And(tuple(items))
+
+    def disj(self, *items):
+        return Or(tuple(items))
+
+
+_PARSER = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+
+def parse(text: str) -> Expr:
+    """Parse a condition; raises ConditionError with the line and column of the problem."""
+    if len(text) > MAX_LENGTH:
+        raise ConditionError(f"condition longer than {MAX_LENGTH} characters")
+    try:
+        tree = _PARSER.parse(text)
+        return _ToAst().transform(tree)
+    except ConditionError:
+        raise
+    except UnexpectedCharacters as exc:
+        raise ConditionError(f"unexpected character {text[exc.pos_in_stream]!r} in condition", exc.line, exc.column) from None
+    except UnexpectedToken as exc:
+        if exc.token.type == "$END":
+            lines = text.rstrip().splitlines() or [""]
+            raise ConditionError("condition ends too early", len(lines), len(lines[-1]) + 1) from None
+        raise ConditionError(f"unexpected '{exc.token}' in condition", exc.line, exc.column) from None
+    except UnexpectedEOF:
+        lines = text.rstrip().splitlines() or [""]
+        raise ConditionError("condition ends too early", len(lines), len(lines[-1]) + 1) from None
+    except UnexpectedInput as exc:
+        raise ConditionError("condition does not parse", getattr(exc, "line", 1), getattr(exc, "column", 1)) from None
+    except (LarkError, RecursionError):
+        raise ConditionError("condition does not parse (too deeply nested?)") from None
+
+
+def refs(expr: Expr) -> list[Ref]:
+    """Every fact reference in an expression, in reading order."""
+    out: list[Ref] = []
+
+    def walk(node):
+        if isinstance(node, Compare):
+            out.append(node.ref)
+            if isinstance(node.value, RefOperand):
+                out.append(node.value.ref)
+        elif isinstance(node, Documented):
+            out.append(node.ref)
+        elif isinstance(node, (And, Or)):
+            for child in node.items:
+                walk(child)
+        elif isinstance(node, Not):
+            walk(node.item)
+
+    walk(expr)
+    return out
+
+
+def type_of(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, dt.date):
+        return "date"
+    return "text"
+
+
+def check(expr: Expr, schema: dict[str, dict[str, str]], allowed_values: dict[str, set] | None = None) -> list[ConditionError]:
+    """Type-check against the fact schema: known entities and fields, comparable types."""
+    problems: list[ConditionError] = []
+    allowed_values = allowed_values or {}
+
+    def field_type(ref: Ref) -> str | None:
+        if ref.entity not in schema:
+            problems.append(ConditionError(f"unknown fact '{ref.entity}' (known: {', '.join(sorted(schema))})", ref.line, ref.col))
+            return None
+        fields = schema[ref.entity]
+        if ref.field not in fields:
+            problems.append(ConditionError(f"unknown field '{ref}' (fields of {ref.entity}: {', '.join(sorted(fields))})", ref.line, ref.col))
+            return None
+        return fields[ref.field]
+
+    def walk(node):
+        if isinstance(node, Compare):
+            left = field_type(node.ref)
+            if isinstance(node.value, RefOperand):
+                right = field_type(node.value.ref)
+                if node.value.add and right not in (None, "number"):
+                    problems.append(ConditionError(f"arithmetic on non-number '{node.value.ref}'", node.value.ref.line, node.value.ref.col))
+            else:
+                right = type_of(node.value)
+                known = allowed_values.get(str(node.ref))
+                if left == "text" and known is not None and node.value not in known:
+                    problems.append(ConditionError(f"'{node.value}' is not a known value of {node.ref} (known: {', '.join(sorted(known))})", node.ref.line, node.ref.col))
+            if left and right and left != right:
+                problems.append(ConditionError(f"type mismatch: {node.ref} is {left}, compared with {right}", node.ref.line, node.ref.col))
+            if left in ("bool", "text") and node.op not in ("==", "!="):
+                problems.append(ConditionError(f"'{node.op}' needs numbers or dates; {node.ref} is {left}", node.ref.line, node.ref.col))
+        elif isinstance(node, Documented):
+            field_type(node.ref)
+        elif isinstance(node, (And, Or)):
+            for child in node.items:
+                walk(child)
+        elif isinstance(node, Not):
+            walk(node.item)
+
+    walk(expr)
+    return problems

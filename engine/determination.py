@@ -1,0 +1,66 @@
+"""The output model: a determination per requested item, shaped like an IMR letter's
+"IMR ISSUES, DECISIONS AND RATIONALES" section, plus the trace that produced it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+DISCLAIMER = (
+    "Pre-screen only. Only a physician may deny or modify a request for medical necessity "
+    "(Labor Code 4610): where criteria are unmet this is a recommendation for physician review "
+    "and the likely IMR outcome, not a denial."
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Citation(Frozen):
+    basis: str  # "MTUS" or "Non-MTUS Citation"
+    guideline: str
+    document: str
+    edition: str
+    section: str
+    pages: str
+
+    def text(self) -> str:
+        pages = "" if self.pages == "n/a" else f", {'page' if '-' not in self.pages and ',' not in self.pages else 'pages'} {self.pages}"
+        prefix = "" if self.basis.startswith(self.guideline) else f"{self.basis}: "
+        return f"{prefix}{self.guideline} {self.document} ({self.edition}), {self.section}{pages}"
+
+
+class RuleOutcome(Frozen):
+    rule: str
+    status: str  # met | not_met | not_documented
+    subject: str = ""
+    pack: str
+    rank: int
+    deciding: bool
+    not_documented: list[str] = []
+
+
+class ItemDetermination(Frozen):
+    item_id: str
+    item: str
+    decision: str  # Upheld | Overturned | No rule applies | Not covered
+    reason: str
+    governed_by: str | None
+    governing_rank: int | None
+    """Tier of the search sequence that governed (1 = first); rules[].rank uses the same numbers."""
+    citations: list[Citation]
+    rationale: str
+    missing_documentation: list[str]
+    supported: str | None
+    recommendation: str
+    rules: list[RuleOutcome]
+
+
+class Determination(Frozen):
+    case_id: str
+    jurisdiction: str
+    profile: str | None
+    request_date: str
+    rules_digest: str
+    disclaimer: str = DISCLAIMER
+    items: list[ItemDetermination]

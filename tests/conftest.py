@@ -1,0 +1,50 @@
+"""Shared fixtures: one compiled engine per test session (loading and compiling is the slow part)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.api import Engine
+from engine.case_model import Case
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "cases"
+SEED = CASES / "000_seed_b27565c25da42ea0.yaml"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    return Engine()
+
+
+def case_data(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def with_change(data: dict, path: str, value) -> Case:
+    """A copy of a case with one field changed: `treatment_history.0.functional_improvement`."""
+    data = copy.deepcopy(data)
+    target = data
+    parts = path.split(".")
+    for part in parts[:-1]:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    last = parts[-1]
+    if isinstance(target, list):
+        target[int(last)] = value
+    elif value is _DELETE:
+        del target[last]
+    else:
+        target[last] = value
+    return Case.model_validate(data)
+
+
+_DELETE = object()
+DELETE = _DELETE
+
+
+def decisions(engine: Engine, case: Case) -> dict[str, str]:
+    return {item.item_id: item.decision for item in engine.decide(case).items}

@@ -1,0 +1,33 @@
+"""The whole rule base loads, validates and compiles within durable-rules' limits."""
+
+import pytest
+
+from engine.compiler import MAX_RULES_PER_RULESET, compile_rules
+from engine.diagnostics import InputError
+from engine.validate import load_rule_base
+
+
+def test_whole_rule_base_compiles_under_the_ruleset_cap(engine):
+    compiled = compile_rules(engine.base)
+    assert compiled.rulesets, "no rulesets"
+    for spec in compiled.rulesets.values():
+        assert len(spec.definition) <= MAX_RULES_PER_RULESET
+
+
+def test_every_rule_cites_guideline_section_and_pages(engine):
+    for parsed in engine.base.rules:
+        assert parsed.pack.guideline and parsed.rule.section and parsed.rule.pages
+        assert parsed.rule.pages != "n/a" or parsed.pack.guideline != "MTUS" or "CCR" in parsed.rule.section
+
+
+def test_rules_built_on_unverified_numbers_say_so(engine):
+    for parsed in engine.base.rules:
+        if parsed.rule.allowance is not None:
+            assert parsed.rule.metadata.unverified or parsed.rule.metadata.sources, parsed.rule.id
+
+
+def test_oversized_topic_is_refused_with_a_message(engine, monkeypatch):
+    monkeypatch.setattr("engine.compiler.MAX_RULES_PER_RULESET", 5)
+    with pytest.raises(InputError) as info:
+        compile_rules(engine.base)
+    assert "K001" in str(info.value) and "split the topic" in str(info.value)
