@@ -103,6 +103,25 @@ def cmd_test(args) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def cmd_packs(args) -> int:
+    from .coverage import corpus_coverage
+
+    engine = _engine(args.rules)
+    coverage = corpus_coverage(engine, args.cases or ["cases"])
+    print(f"{'pack':46} {'guideline':9} {'edition':8} {'rules':>5} {'cases':>5}  uncovered")
+    uncovered_total = 0
+    for pack in engine.base.packs:
+        covs = coverage.packs().get(pack.pack, [])
+        cases = set().union(*[c.met | c.not_met for c in covs]) if covs else set()
+        missing = [f"{c.rule}({'met' if not c.met else 'not met'})" for c in covs if not c.complete]
+        uncovered_total += len(missing)
+        print(f"{pack.pack:46} {pack.guideline:9} {pack.edition:8} {len(pack.rules):>5} {len(cases):>5}  {', '.join(missing) or '-'}")
+    decided = ", ".join(f"{k}: {v}" for k, v in sorted(coverage.decisions.items()))
+    print(f"{len(engine.base.rules)} rules in {len(engine.base.packs)} packs; {coverage.cases} cases, {coverage.items} items ({decided}); "
+          f"{uncovered_total} rules lack a met or a not-met case")
+    return EXIT_FAILED if uncovered_total else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imr", description="Guideline rules engine for workers' compensation utilization review pre-screening.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -121,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="case files or folders (default: cases)")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("packs", help="list rule packs with rule counts and the cases that exercise each rule")
+    p.add_argument("cases", nargs="*", help="case files or folders (default: cases)")
+    p.add_argument("--rules", help="rules folder")
+    p.set_defaults(func=cmd_packs)
+
+    # Commands living in their own modules register here (one line each).
+    from . import soak
+
+    soak.register(sub)
+    # [issue-4 commands]
+    # [issue-5 commands]
     return parser
 
 
