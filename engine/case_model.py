@@ -89,6 +89,8 @@ class TreatmentHistory(Closed):
     pain_relief_percent: Union[Annotated[int, Field(ge=0, le=100)], ND] = NOT_DOCUMENTED
     relief_weeks: Union[Annotated[float, Field(ge=0, le=520)], ND] = NOT_DOCUMENTED
     medication_reduced: Tri = NOT_DOCUMENTED
+    visits_past_year: Count = NOT_DOCUMENTED
+    """Of visits_completed (for an injection: blocks), those in the 12 months before the request (ESI: 4 blocks per region per year)."""
 
     _dates = field_validator("last_visit")(_check_date)
 
@@ -101,11 +103,43 @@ class ClinicalFindings(Closed):
     neurological_change: Tri = NOT_DOCUMENTED
     radiculopathy_on_exam: Tri = NOT_DOCUMENTED
     imaging_corroborates_radiculopathy: Tri = NOT_DOCUMENTED
+    conservative_care_unresponsive: Tri = NOT_DOCUMENTED
+    """Initially unresponsive to conservative treatment (exercise, physical methods, NSAIDs, muscle relaxants): ESI, CPMTG p. 46."""
     functional_baseline_and_goals: Tri = NOT_DOCUMENTED
     functional_status: Name | ND = NOT_DOCUMENTED
     work_status: Literal["full duty", "modified duty", "off work", "not documented"] = NOT_DOCUMENTED
     gi_risk_factors: Tri = NOT_DOCUMENTED
     aberrant_behaviour: Tri = NOT_DOCUMENTED
+    gi_bleed_history: Tri = NOT_DOCUMENTED
+    """History of peptic ulcer, GI bleeding or perforation (an NSAID GI risk factor, CPMTG p. 68)."""
+    pain_management_consult: Tri = NOT_DOCUMENTED
+    """A pain management consultation for the opioid regimen (CPMTG p. 86, above 120 mg MED)."""
+    opioid_risk_level: Literal["low", "moderate", "high", "not documented"] = NOT_DOCUMENTED
+    """Risk of opioid misuse as stratified by the treating physician (ODG urine drug testing)."""
+    active_therapy_concurrent: Tri = NOT_DOCUMENTED
+    """An active exercise or therapy program (supervised or home) runs alongside the request (massage, TENS as adjuncts)."""
+    reduced_weight_bearing_indicated: Tri = NOT_DOCUMENTED
+    """Reduced weight bearing is desirable (e.g. extreme obesity): the indication for aquatic therapy (CPMTG p. 22)."""
+    therapy_plateau: Tri = NOT_DOCUMENTED
+    """Progress in adequate physical or occupational therapy has plateaued (work conditioning, CPMTG p. 125)."""
+    surgical_candidate: Tri = NOT_DOCUMENTED
+    """The worker is a candidate for surgery or other clearly warranted treatment (programs, CPMTG pp. 32, 125)."""
+    return_to_work_goal: Tri = NOT_DOCUMENTED
+    """A defined return-to-work goal agreed by employer and employee (work conditioning, CPMTG p. 125)."""
+    job_physical_demand: Literal["sedentary", "light", "medium", "heavy", "very heavy", "not documented"] = NOT_DOCUMENTED
+    """Physical demand level of the job the worker is to return to."""
+    conservative_care_failed: Tri = NOT_DOCUMENTED
+    """Previous methods of treating the chronic pain failed and no other option is likely to help (FRP, CPMTG p. 32)."""
+    significant_functional_loss: Tri = NOT_DOCUMENTED
+    """Significant loss of the ability to function independently from the chronic pain (FRP, CPMTG p. 32)."""
+    motivated_to_change: Tri = NOT_DOCUMENTED
+    """Motivation to change, including willingness to forgo secondary gains (FRP, CPMTG p. 32)."""
+    negative_predictors_addressed: Tri = NOT_DOCUMENTED
+    """Negative predictors of success have been addressed (FRP, CPMTG p. 32)."""
+    delayed_recovery_risk: Tri = NOT_DOCUMENTED
+    """Screening found risk factors for delayed recovery, such as fear-avoidance beliefs (CBT, CPMTG p. 23)."""
+    cbt_program: Tri = NOT_DOCUMENTED
+    """A cognitive behavioural therapy program is in place or requested with it (biofeedback, CPMTG p. 25)."""
 
 
 class Medication(Closed):
@@ -121,6 +155,10 @@ class Medication(Closed):
     functional_improvement: Tri = NOT_DOCUMENTED
     """Functional improvement attributable to this medication, documented at visits."""
     daily_dose_mg: Union[Annotated[float, Field(gt=0, le=10_000)], ND] = NOT_DOCUMENTED
+    pain_relief_percent: Union[Annotated[int, Field(ge=0, le=100)], ND] = NOT_DOCUMENTED
+    """Pain reduction attributed to this medication (analgesia; AED response of 30 % or more)."""
+    adverse_effects: Tri = NOT_DOCUMENTED
+    """Side effects assessed: true when present, false when documented absent (the third of the 4 A's)."""
 
     _dates = field_validator("since")(_check_date)
 
@@ -139,6 +177,8 @@ class TherapyItem(Closed):
     frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = None
     duration_weeks: Annotated[int, Field(ge=1, le=104)] | None = None
     visits: Annotated[int, Field(ge=1, le=1000)] | None = None
+    maintenance_care: Tri = NOT_DOCUMENTED
+    """Requested as elective / maintenance care after the therapeutic goal is reached (CPMTG p. 59)."""
 
     @model_validator(mode="after")
     def _visits(self):
@@ -168,6 +208,10 @@ class MedicationItem(Closed):
     quantity: Name | None = None
     refills: Annotated[int, Field(ge=0, le=99)] = 0
     duration_weeks: Annotated[int, Field(ge=1, le=520)] | None = None
+    daily_dose_mg: Annotated[float, Field(gt=0, le=10_000)] | None = None
+    """Total daily dose of the first ingredient (for opioids: the basis of the morphine equivalent)."""
+    compound_necessity_documented: Tri = NOT_DOCUMENTED
+    """For a compounded drug: true when the chart documents patient-specific factors that make it necessary instead of an FDA-approved or OTC drug, false when the record shows such a drug meets the need (8 CCR 9792.27.9(a))."""
 
     @model_validator(mode="after")
     def _compound(self):
@@ -186,6 +230,14 @@ class ProcedureItem(Closed):
     region: Region
     quantity: Annotated[int, Field(ge=1, le=100)] = 1
     levels: Annotated[int, Field(ge=1, le=10)] | None = None
+    acquisition: Literal["rental", "purchase", "not documented"] = NOT_DOCUMENTED
+    """For a device: rented (a trial) or purchased (TENS, CPMTG p. 116)."""
+    duration_weeks: Annotated[int, Field(ge=1, le=520)] | None = None
+    """For a device rental: the length of the rental."""
+    approach: Literal["transforaminal", "interlaminar", "caudal", "not documented"] = NOT_DOCUMENTED
+    """For an epidural steroid injection: the route (level limits differ, CPMTG p. 46)."""
+    fluoroscopy: Tri = NOT_DOCUMENTED
+    """For an injection: performed under fluoroscopic guidance."""
 
 
 RequestedItem = Annotated[Union[TherapyItem, MedicationItem, ProcedureItem], Field(discriminator="type")]

@@ -33,51 +33,29 @@ def cmd_decide(args) -> int:
     return EXIT_OK
 
 
-def _is_rules_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "packs").is_dir()
-
-
 def cmd_validate(args) -> int:
-    from .cases import case_files, load_case
-    from .validate import load_rule_base
+    """Every problem of the rules folders, pack files and case files given, one line each.
+    Warnings (W codes: values no rule can match) are shown but do not fail the run."""
+    from .validate import validate_paths
 
-    paths = [Path(p) for p in (args.paths or ["guideline_rules", "cases"])]
-    problems: list[Diagnostic] = []
-    checked_rules = checked_cases = 0
-    case_paths = []
-    for path in paths:
-        if not path.exists():
-            problems.append(Diagnostic(str(path), 1, 1, "E000", "no such file or folder"))
-        elif _is_rules_folder(path):
-            try:
-                base = load_rule_base(path)
-                from .compiler import compile_rules
-
-                compile_rules(base)
-                checked_rules += len(base.rules)
-            except InputError as exc:
-                problems.extend(exc.diagnostics)
-        else:
-            case_paths.extend(case_files([path]))
-    for path in case_paths:
-        try:
-            load_case(path)
-            checked_cases += 1
-        except InputError as exc:
-            problems.extend(exc.diagnostics)
-    for problem in sorted(set(problems)):
+    rules, cases, problems = validate_paths(args.paths or ["guideline_rules", "cases"])
+    for problem in problems:
         print(problem)
-    summary = f"{checked_rules} rules, {checked_cases} case files valid; {len(set(problems))} problems"
-    print(summary, file=sys.stderr)
-    return EXIT_FAILED if problems else EXIT_OK
+    errors = [p for p in problems if not p.code.startswith("W")]
+    warnings = len(problems) - len(errors)
+    print(f"{rules} rules, {cases} case files valid; {len(errors)} problems" + (f", {warnings} warnings" if warnings else ""), file=sys.stderr)
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 def cmd_test(args) -> int:
+    """Run every case with an `expected:` block; each mismatch with the rules that fired; golden
+    rationale text where a golden file exists; counts and the rules that fired in no case."""
+    from . import golden
     from .cases import case_files, load_case
 
     engine = _engine(args.rules)
     files = case_files(args.paths or ["cases"])
-    passed = failed = skipped = 0
+    passed = failed = skipped = golden_failed = updated = 0
     fired_rules: set[str] = set()
     for path in files:
         case = load_case(path)
@@ -92,15 +70,32 @@ def cmd_test(args) -> int:
                 continue
             if want == item.decision:
                 passed += 1
-            else:
-                failed += 1
-                rules = ", ".join(f"{r.rule}={r.status}" for r in item.rules if r.rank == item.governing_rank) or "none"
-                print(f"FAIL {path}: {item.item_id}: expected {want}, got {item.decision} ({item.reason}); rules: {rules}")
+                continue
+            failed += 1
+            print(f"FAIL {path} [{case.case_id}] item {item.item_id}: expected {want}, got {item.decision} ({item.reason})")
+            print(f"     governed by: {item.governed_by or '-'}")
+            for r in item.rules:
+                mark = "*" if r.rank == item.governing_rank else " "
+                subject = f"[{r.subject}]" if r.subject else ""
+                print(f"   {mark} {r.rule}{subject}: {r.status.replace('_', ' ')} (tier {r.rank})" + (f"; not documented: {', '.join(r.not_documented)}" if r.not_documented else ""))
+            if not item.rules:
+                print("     no criterion fired")
+        if args.update_golden:
+            updated += golden.update(path, determination)
+        elif (diff := golden.compare(path, determination)) is not None:
+            golden_failed += 1
+            print(f"GOLDEN {path}: rationale text differs from {golden.golden_path(path)} (accept with --update-golden)")
+            for line in diff:
+                print(f"     {line}")
     never = sorted(r.rule.id for r in engine.base.rules if r.rule.id not in fired_rules)
-    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    print(f"{passed} passed, {failed} failed" + (f", {golden_failed} golden texts differ" if golden_failed else "")
+          + (f", {updated} golden files written" if updated else "") + (f", {skipped} skipped (no expected:)" if skipped else ""))
     if never:
-        print(f"rules that fired in no case ({len(never)}): {', '.join(never)}")
-    return EXIT_FAILED if failed else EXIT_OK
+        print(f"rule coverage: {len(engine.base.rules) - len(never)} of {len(engine.base.rules)} rules fired; "
+              f"fired in no case ({len(never)}): {', '.join(never)}")
+    else:
+        print(f"rule coverage: all {len(engine.base.rules)} rules fired in some case")
+    return EXIT_FAILED if failed or golden_failed else EXIT_OK
 
 
 def cmd_packs(args) -> int:
@@ -139,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test", help="run case files with an `expected:` block against the rules")
     p.add_argument("paths", nargs="*", help="case files or folders (default: cases)")
     p.add_argument("--rules", help="rules folder")
+    p.add_argument("--update-golden", action="store_true", help="rewrite golden rationale text (cases/golden/*.txt) instead of comparing it")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("packs", help="list rule packs with rule counts and the cases that exercise each rule")
@@ -151,7 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     soak.register(sub)
     # [issue-4 commands]
+    from . import diff, docs, explain, schema
+
+    explain.register(sub)
+    diff.register(sub)
+    schema.register(sub)
+    docs.register(sub)
     # [issue-5 commands]
+    from . import batch, bench, generator
+
+    batch.register(sub)
+    bench.register(sub)
+    generator.register(sub)
     return parser
 
 

@@ -13,6 +13,9 @@ the ruleset that reads them. Each ruleset holds, in this order of firing:
   4. decision rules - gated by the `decide` phase fact: aggregate the governing tier's findings
                       into Upheld / Overturned / No rule applies / Not covered
 
+A pack of topic `any` (an edition's scope, the formulary's compounded-drug rule) compiles into
+every ruleset, including the fallback one, so that it reaches an item whatever its route.
+
 Actions are described by ActionSpec records; rete.py turns them into the Python callbacks.
 """
 
@@ -25,7 +28,7 @@ from .conditions import RefOperand
 from .diagnostics import Diagnostic, InputError
 from .facts import ENTITY_ORDER, ITEM_ENTITIES, always_present, date_number
 from .kleene import Test, _and, outcomes, possible
-from .rule_model import AppliesTo, Pack
+from .rule_model import ANY_TOPIC, AppliesTo, Pack
 from .validate import ParsedRule, RuleBase
 
 MAX_RULES_PER_RULESET = 400  # measured: error 303 at 483-512 rules, a hang at 513+
@@ -144,17 +147,17 @@ def _count_expressions(patterns: list[dict]) -> int:
 def compile_rules(base: RuleBase) -> CompiledRules:
     problems: list[Diagnostic] = []
     pack_ranks = {p.pack: {j: r for j, prof in base.profiles.items() if (r := prof.rank_of(p))} for p in base.packs}
-    rulesets: dict[str, RulesetSpec] = {}
+    rulesets: dict[str, RulesetSpec] = {t: RulesetSpec(t) for t in sorted({p.topic for p in base.packs} - {ANY_TOPIC})}
+    rulesets[FALLBACK_TOPIC] = RulesetSpec(FALLBACK_TOPIC)
 
-    def ruleset(topic: str) -> RulesetSpec:
-        if topic not in rulesets:
-            rulesets[topic] = RulesetSpec(topic)
-        return rulesets[topic]
+    def targets(pack: Pack) -> list[RulesetSpec]:
+        """The rulesets a pack compiles into: its topic's, or every one for topic `any`."""
+        return list(rulesets.values()) if pack.topic == ANY_TOPIC else [rulesets[pack.topic]]
 
     # 1. address and in-force rules
     for pack in base.packs:
-        spec = ruleset(pack.topic)
-        spec.add(f"in_force:{pack.pack}", patterns_for(edition_tests(pack), required=("request",)), ActionSpec("in_force", pack=pack.pack))
+        for spec in targets(pack):
+            _add_in_force(spec, pack, pack_ranks[pack.pack])
         for jurisdiction, rank in pack_ranks[pack.pack].items():
             for n, scope in enumerate(base.scopes[pack.pack]):
                 base_conj = scope_tests(scope.applies_to) | edition_tests(pack) | {Test("request", "jurisdiction", "==", jurisdiction)}
@@ -162,11 +165,12 @@ def compile_rules(base: RuleBase) -> CompiledRules:
                 if scope.when is not None:
                     alternatives = _and(alternatives, outcomes(scope.when)[0])
                 for k, conj in enumerate(alternatives):
-                    spec.add(f"address:{pack.pack}:{jurisdiction}:{n}:{k}", patterns_for(conj), ActionSpec("address", pack=pack.pack, rank=rank))
+                    for spec in targets(pack):
+                        spec.add(f"address:{pack.pack}:{jurisdiction}:{n}:{k}", patterns_for(conj), ActionSpec("address", pack=pack.pack, rank=rank))
 
     # 2. criterion rules
     for parsed in base.rules:
-        spec = ruleset(parsed.pack.topic)
+        specs = targets(parsed.pack)
         base_conj = [frozenset(scope_tests(parsed.scope) | edition_tests(parsed.pack))]
         applies = _and(base_conj, outcomes(parsed.when)[0]) if parsed.when is not None else base_conj
         if parsed.require is not None:
@@ -181,14 +185,15 @@ def compile_rules(base: RuleBase) -> CompiledRules:
                         f"rule '{parsed.rule.id}' needs {_count_expressions(patterns)} tests over {len(patterns)} facts; the engine allows {MAX_EXPRESSIONS_PER_RULE} over {MAX_FACTS_PER_RULE}: simplify it"))
                     break
                 absent = tuple(sorted(f"{t.entity}.{t.field}" for t in conj if t.op == "absent")) if status == "not_documented" else ()
-                spec.add(f"criterion:{parsed.rule.id}:{status}:{k}", patterns, ActionSpec(
-                    "criterion", rule_id=parsed.rule.id, status=status, pack=parsed.pack.pack,
-                    decides=parsed.rule.decides, label=parsed.rule.label or "", absent=absent))
+                for spec in specs:
+                    spec.add(f"criterion:{parsed.rule.id}:{status}:{k}", patterns, ActionSpec(
+                        "criterion", rule_id=parsed.rule.id, status=status, pack=parsed.pack.pack,
+                        decides=parsed.rule.decides, label=parsed.rule.label or "", absent=absent))
 
     # 3 and 4. search sequence and decision aggregation, in every ruleset (and a fallback one)
-    fallback = ruleset(FALLBACK_TOPIC)
+    fallback = rulesets[FALLBACK_TOPIC]
     for pack in base.packs:  # so an unrouted item can still tell "no edition" from "not addressed"
-        fallback.add(f"in_force:{pack.pack}", patterns_for(edition_tests(pack), required=("request",)), ActionSpec("in_force", pack=pack.pack))
+        _add_in_force(fallback, pack, pack_ranks[pack.pack])
     for spec in rulesets.values():
         _add_sequence_and_decisions(spec, base.packs)
         if len(spec.definition) > MAX_RULES_PER_RULESET:
@@ -197,6 +202,14 @@ def compile_rules(base: RuleBase) -> CompiledRules:
     if problems:
         raise InputError(problems)
     return CompiledRules(digest=base.digest, rulesets=rulesets, pack_ranks=pack_ranks)
+
+
+def _add_in_force(spec: RulesetSpec, pack: Pack, ranks: dict[str, int]) -> None:
+    """`in_force` when the request date is in the pack's edition and the case's jurisdiction ranks
+    the pack: a Texas request in a year only an MTUS edition covers is "Not covered", not "No rule applies"."""
+    for jurisdiction in sorted(ranks):
+        conj = edition_tests(pack) | {Test("request", "jurisdiction", "==", jurisdiction)}
+        spec.add(f"in_force:{pack.pack}:{jurisdiction}", patterns_for(conj, required=("request",)), ActionSpec("in_force", pack=pack.pack))
 
 
 def _phase(name: str) -> dict:

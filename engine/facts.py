@@ -21,25 +21,38 @@ from .vocabulary import Vocabulary
 # entity -> field -> type ("bool", "number", "text", "date"); dx gets one bool per diagnosis group.
 BASE_FIELDS: dict[str, dict[str, str]] = {
     "request": {"date": "date", "jurisdiction": "text"},
-    "patient": {"age": "number", "sex": "text", "months_since_injury": "number", "chronic": "bool"},
+    "patient": {"age": "number", "sex": "text", "months_since_injury": "number", "chronic": "bool", "date_of_injury": "date"},
     "clinical": {
         "pain_score": "number", "acute_flare_up": "bool", "new_injury": "bool", "red_flags": "bool",
         "neurological_change": "bool", "radiculopathy_on_exam": "bool",
         "imaging_corroborates_radiculopathy": "bool", "functional_baseline_and_goals": "bool",
+        "conservative_care_unresponsive": "bool",
         "work_status": "text", "gi_risk_factors": "bool", "aberrant_behaviour": "bool",
+        "gi_bleed_history": "bool", "pain_management_consult": "bool", "opioid_risk_level": "text",
+        "active_therapy_concurrent": "bool", "reduced_weight_bearing_indicated": "bool", "therapy_plateau": "bool",
+        "surgical_candidate": "bool", "return_to_work_goal": "bool", "job_physical_demand": "text",
+        "conservative_care_failed": "bool", "significant_functional_loss": "bool", "motivated_to_change": "bool",
+        "negative_predictors_addressed": "bool", "delayed_recovery_risk": "bool", "cbt_program": "bool",
     },
-    "meds": {"first_line_failed": "bool", "prior_treatment_failed": "bool", "nsaid_current": "bool", "opioid_current": "bool", "current_count": "number"},
+    "meds": {"first_line_failed": "bool", "prior_treatment_failed": "bool", "nsaid_current": "bool", "opioid_current": "bool", "current_count": "number",
+             "nsaid_count": "number", "gi_risk_cotherapy": "bool", "non_opioid_failed": "bool"},
     "item": {
         "id": "text", "type": "text", "service": "text", "topic": "text", "region": "text",
         "visits_requested": "number", "frequency_per_week": "number", "duration_weeks": "number",
         "form": "text", "compounded": "bool", "ingredient_count": "number", "refills": "number",
         "quantity": "number", "levels": "number", "drug": "text", "drug_class": "text",
+        "daily_dose_mg": "number", "mme_daily": "number", "mme_daily_total": "number", "contains_salicylate": "bool",
+        "maintenance_care": "bool", "acquisition": "text",
+        "approach": "text", "fluoroscopy": "bool", "compound_necessity_documented": "bool",
     },
     "history": {
         "prior": "bool", "visits_completed": "number", "visits_total": "number",
         "functional_improvement": "bool", "home_exercise_program": "bool",
         "weeks_since_last_visit": "number", "pain_relief_percent": "number", "relief_weeks": "number",
         "medication_reduced": "bool", "weeks_in_use": "number",
+        "adverse_effects": "bool", "course_weeks": "number", "current": "bool",
+        "service_visits_total": "number",
+        "visits_past_year": "number", "past_year_total": "number",
     },
     "dx": {"pm_group": "text", "count": "number"},
     "surgery": {"procedure": "text", "region": "text", "months_since": "number", "weeks_since": "number", "date_documented": "bool"},
@@ -52,7 +65,7 @@ BASE_FIELDS: dict[str, dict[str, str]] = {
 ALWAYS_PRESENT = {
     "request": {"date", "jurisdiction"},
     "item": {"id", "type", "service", "topic", "region"},
-    "meds": {"current_count", "nsaid_current", "opioid_current"},
+    "meds": {"current_count", "nsaid_current", "opioid_current", "nsaid_count", "gi_risk_cotherapy"},
     "dx": None,  # every field except pm_group
     "surgery": {"procedure", "region", "date_documented"},
     "ingredient": {"drug"},
@@ -71,6 +84,8 @@ ENTITY_ORDER = ("request", "item", "patient", "clinical", "meds", "history", "dx
 REGIONS = ["cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist_hand", "hip", "knee", "ankle_foot", "multiple", "other"]
 _PM_PRIORITY = {"crps": 3, "neuritis_radiculitis": 2, "myalgia_myositis": 1}
 _FIRST_LINE = {("antidepressant", "tca"), ("antidepressant", "snri"), ("antiepileptic", None)}
+_GI_COTHERAPY = {"antiplatelet", "corticosteroid", "anticoagulant"}  # CPMTG p. 68: ASA, steroids, anticoagulants
+_NON_OPIOID = {"nsaid", "analgesic"}  # non-opioid analgesics to try before opioids (CPMTG p. 76)
 
 
 def fact_fields(vocab: Vocabulary) -> dict[str, dict[str, str]]:
@@ -100,6 +115,10 @@ def allowed_values(vocab: Vocabulary, labels: set[str]) -> dict[str, set]:
         "finding.label": labels,
         "finding.status": {"met", "not_met", "not_documented"},
         "clinical.work_status": {"full duty", "modified duty", "off work"},
+        "clinical.opioid_risk_level": {"low", "moderate", "high"},
+        "clinical.job_physical_demand": {"sedentary", "light", "medium", "heavy", "very heavy"},
+        "item.acquisition": {"rental", "purchase"},
+        "item.approach": {"transforaminal", "interlaminar", "caudal"},
         "patient.sex": {"female", "male"},
         "request.jurisdiction": {"CA", "TX"},
     }
@@ -136,6 +155,7 @@ def build_facts(case: Case, vocab: Vocabulary) -> CaseFacts:
     _put(patient, "age", worker.age)
     _put(patient, "sex", worker.sex)
     if isinstance(worker.date_of_injury, dt.date):
+        patient["date_of_injury"] = date_number(worker.date_of_injury)
         months = _months(worker.date_of_injury, day)
         patient["months_since_injury"] = months
         patient["chronic"] = months >= 3
@@ -165,6 +185,13 @@ def _medication_summary(case: Case, vocab: Vocabulary) -> dict:
     classes = [(_drug_class(vocab, m.drug or m.name.lower())[0]) for m in current]
     meds["nsaid_current"] = "nsaid" in classes
     meds["opioid_current"] = "opioid" in classes
+    meds["nsaid_count"] = classes.count("nsaid")
+    meds["gi_risk_cotherapy"] = any(c in _GI_COTHERAPY for c in classes)
+    non_opioid = [m.outcome for m in case.medications if _drug_class(vocab, m.drug or m.name.lower())[0] in _NON_OPIOID and m.outcome != NOT_DOCUMENTED]
+    if any(o in ("failed", "not tolerated") for o in non_opioid):
+        meds["non_opioid_failed"] = True
+    elif non_opioid:
+        meds["non_opioid_failed"] = False
     outcomes = [m.outcome for m in case.medications if m.outcome != NOT_DOCUMENTED]
     if any(o in ("failed", "not tolerated") for o in outcomes):
         meds["prior_treatment_failed"] = True
@@ -208,12 +235,20 @@ def _item_facts(case: Case, item, vocab: Vocabulary) -> tuple[str, list[dict]]:
             fact["visits_requested"] = item.visits_requested
             _put(fact, "frequency_per_week", item.frequency_per_week)
             _put(fact, "duration_weeks", item.duration_weeks)
+            _put(fact, "maintenance_care", item.maintenance_care)
+            _service_visits(case, item, history)
         else:
             fact["quantity"] = item.quantity
             _put(fact, "levels", item.levels)
+            _put(fact, "acquisition", item.acquisition)
+            _put(fact, "duration_weeks", item.duration_weeks)
+            _put(fact, "approach", item.approach)
+            _put(fact, "fluoroscopy", item.fluoroscopy)
         _therapy_history(case, item, history)
         if "visits_completed" in history and "visits_requested" in fact:
             history["visits_total"] = history["visits_completed"] + fact["visits_requested"]
+        if "visits_past_year" in history and "quantity" in fact:  # blocks in the 12 months up to and including this request
+            history["past_year_total"] = history["visits_past_year"] + fact["quantity"]
     else:
         fact["service"] = "medication"
         fact["form"] = item.form
@@ -224,6 +259,9 @@ def _item_facts(case: Case, item, vocab: Vocabulary) -> tuple[str, list[dict]]:
         first = item.ingredients[0].drug
         fact["drug"] = first
         _put(fact, "drug_class", _drug_class(vocab, first)[0])
+        _put(fact, "daily_dose_mg", item.daily_dose_mg)
+        _put(fact, "compound_necessity_documented", item.compound_necessity_documented)
+        fact["contains_salicylate"] = any(_drug_class(vocab, i.drug)[0] == "salicylate" for i in item.ingredients)
         for n, ing in enumerate(item.ingredients):
             cls, sub = _drug_class(vocab, ing.drug)
             ifact = {"t": "ingredient", "id": f"{iid}/ingredient/{n}", "item_id": iid, "drug": ing.drug}
@@ -233,6 +271,8 @@ def _item_facts(case: Case, item, vocab: Vocabulary) -> tuple[str, list[dict]]:
                 ifact["strength_pct"] = float(ing.strength[:-1])
             extra.append(ifact)
         _medication_history(case, item, history)
+        _course_weeks(case, item, history)
+        _morphine_equivalents(case, item, vocab, fact)
 
     dx = _dx_profile(case, item, vocab)
     surgery = _surgery(case, item)
@@ -259,9 +299,19 @@ def _therapy_history(case: Case, item, history: dict) -> None:
         values = [getattr(h, name) for h in lines if getattr(h, name) != NOT_DOCUMENTED]
         if values:
             history[name] = min(values)
+    past_year = [h.visits_past_year for h in lines]
+    if all(c != NOT_DOCUMENTED for c in past_year):
+        history["visits_past_year"] = sum(past_year)
     last = [h.last_visit for h in lines if isinstance(h.last_visit, dt.date)]
     if last:
         history["weeks_since_last_visit"] = round((day - max(last)).days / 7, 1)
+
+
+def _service_visits(case: Case, item: TherapyItem, history: dict) -> None:
+    """Visits of this service for the injury in every region, plus those requested (LC 4604.5(c) counts per injury)."""
+    counts = [h.visits_completed for h in case.treatment_history if h.service == item.service]
+    if counts and all(c != NOT_DOCUMENTED for c in counts):  # no history line: the count is not documented
+        history["service_visits_total"] = sum(counts) + item.visits_requested
 
 
 def _medication_history(case: Case, item: MedicationItem, history: dict) -> None:
@@ -273,12 +323,77 @@ def _medication_history(case: Case, item: MedicationItem, history: dict) -> None
     if not lines:
         return
     history["prior"] = True
+    history["current"] = any(m.status == "current" for m in lines)  # a refill, not a new start
     values = [m.functional_improvement for m in lines if m.functional_improvement != NOT_DOCUMENTED]
     if values:
         history["functional_improvement"] = all(values)
     since = [m.since for m in lines if isinstance(m.since, dt.date)]
     if since:
         history["weeks_in_use"] = round((case.request_date - min(since)).days / 7, 1)
+    for name in ("adverse_effects",):
+        values = [getattr(m, name) for m in lines if getattr(m, name) != NOT_DOCUMENTED]
+        if values:
+            history[name] = any(values)
+    relief = [m.pain_relief_percent for m in lines if m.pain_relief_percent != NOT_DOCUMENTED]
+    if relief:
+        history["pain_relief_percent"] = min(relief)
+
+
+def _course_weeks(case: Case, item: MedicationItem, history: dict) -> None:
+    """Weeks of use by the end of the request: weeks already taken (current lines) + weeks requested.
+
+    A drug the record does not list as current starts now (0 weeks so far); a current line without
+    a start date leaves the course not documented.
+    """
+    if item.duration_weeks is None:
+        return
+    drugs = {i.drug for i in item.ingredients}
+    current = [m for m in case.medications if m.status == "current" and (m.drug or m.name.lower()) in drugs]
+    if not current:
+        history["course_weeks"] = float(item.duration_weeks)
+        return
+    since = [m.since for m in current if isinstance(m.since, dt.date)]
+    if len(since) == len(current):
+        history["course_weeks"] = round((case.request_date - min(since)).days / 7 + item.duration_weeks, 1)
+
+
+def _mme(vocab: Vocabulary, drug: str, dose) -> float | None:
+    entry = vocab.drugs.drugs.get(drug)
+    if entry is None or entry.mme_factor is None or dose in (None, NOT_DOCUMENTED):
+        return None
+    return dose * entry.mme_factor
+
+
+def _morphine_equivalents(case: Case, item: MedicationItem, vocab: Vocabulary, fact: dict) -> None:
+    """Daily oral morphine equivalents (MED, CPMTG p. 86) of the requested opioid and of the total regimen.
+
+    The requested dose is the item's daily_dose_mg, else the dose of the current line of the same
+    drug (a refill). Other current opioids add their own; any opioid without a dose leaves the
+    total not documented. Fentanyl's factor (2.4) applies to a dose given in mcg/hour.
+    """
+    drug = item.ingredients[0].drug
+    if vocab.drugs.drugs.get(drug) is None or vocab.drugs.drugs[drug].mme_factor is None:
+        return
+    current = [m for m in case.medications if m.status == "current"]
+    dose = item.daily_dose_mg
+    if dose is None:
+        same = [m.daily_dose_mg for m in current if (m.drug or m.name.lower()) == drug and m.daily_dose_mg != NOT_DOCUMENTED]
+        dose = same[0] if same else None
+    own = _mme(vocab, drug, dose)
+    if own is None:
+        return
+    fact["mme_daily"] = round(own, 1)
+    total = own
+    for m in current:
+        other = m.drug or m.name.lower()
+        entry = vocab.drugs.drugs.get(other)
+        if other == drug or entry is None or entry.class_ != "opioid":
+            continue
+        extra = _mme(vocab, other, m.daily_dose_mg)
+        if extra is None:
+            return
+        total += extra
+    fact["mme_daily_total"] = round(total, 1)
 
 
 def _dx_profile(case: Case, item, vocab: Vocabulary) -> dict:

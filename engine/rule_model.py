@@ -17,6 +17,8 @@ RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,99}$")]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Status = Literal["met", "not_met", "not_documented"]
+ANY_TOPIC = "any"
+"""A pack topic that compiles into every topic's ruleset."""
 
 
 class Closed(BaseModel):
@@ -120,11 +122,28 @@ class Pack(Closed):
     edition: Annotated[str, Field(min_length=1, max_length=40)]
     effective: Effective
     topic: Key
+    """The durable-rules ruleset the pack compiles into; `any` compiles it into every topic's ruleset
+    (an edition's scope, or a rule such as the formulary's that spans every route of an item)."""
     addresses: Annotated[list[Scope], Field(min_length=1)]
     """Items this document addresses: decides which guideline governs (search sequence)."""
-    rules: Annotated[list[Rule], Field(min_length=1, max_length=380)]
+    scope_only: bool = False
+    """The edition addresses these items but none of its criteria are encoded: where it governs, the
+    answer is "No rule applies" (no finding), never a silent fall-through to a lower tier."""
+    rules: Annotated[list[Rule], Field(max_length=380)] = []
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _rules_or_scope(self):
+        if self.scope_only and self.rules:
+            raise ValueError("a `scope_only` pack declares what an edition addresses and has no rules")
+        if not self.scope_only and not self.rules:
+            raise ValueError("a pack needs at least one rule, or `scope_only: true` for an edition whose criteria are not encoded")
+        return self
+
+    def compiles_into(self, topic: str) -> bool:
+        """Whether this pack's rules are part of `topic`'s ruleset."""
+        return self.topic in (topic, ANY_TOPIC)
 
 
 class Tier(Closed):

@@ -175,7 +175,8 @@ def build_rule_base(files: RuleFiles) -> RuleBase:
             _check_scope(scope.applies_to, source, ("addresses", n, "applies_to"), files.vocabulary, problems)
             when = _parse_condition(scope.when, source, ("addresses", n, "when"), fields, values, problems)
             scopes[pack.pack].append(ParsedScope(pack, scope.applies_to, when))
-        for i, rule in enumerate(pack.rules):
+        for n, rule in enumerate(pack.rules):
+            i = lp.index(n)  # the rule's position in the file (rules with schema errors may be left out)
             path = ("rules", i)
             if rule.id in seen_ids:
                 first = seen_ids[rule.id]
@@ -233,3 +234,160 @@ def _overlapping_editions(packs: list[LoadedPack]) -> list[Diagnostic]:
 
 def load_rule_base(root=None) -> RuleBase:
     return build_rule_base(load_rule_files(root))
+
+
+# ---------------------------------------------------------------- `imr validate`: every problem in one run
+
+def _is_rules_folder(path) -> bool:
+    return path.is_dir() and (path / "packs").is_dir()
+
+
+def _is_pack_file(path) -> bool:
+    """A YAML file is a rule pack when it sits in a packs/ folder or starts a mapping with `pack:`."""
+    if path.parent.name == "packs":
+        return True
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4000]
+    except OSError:
+        return False
+    return any(line.startswith("pack:") for line in head.splitlines())
+
+
+def check_rules_folder(root, replace: dict | None = None) -> tuple[int, list[Diagnostic]]:
+    """Schema and meaning problems of a rules folder (all of them), and the number of rules checked."""
+    from .compiler import compile_rules
+
+    files = load_rule_files(root, lenient=True, replace=replace)
+    problems = list(files.problems)
+    if files.vocabulary is None or not files.profiles:
+        return 0, problems
+    try:
+        base = build_rule_base(files)
+    except InputError as exc:
+        return sum(len(lp.pack.rules) for lp in files.packs), problems + exc.diagnostics
+    if not problems:
+        try:
+            compile_rules(base)
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+    return len(base.rules), problems
+
+
+def check_pack_file(path) -> tuple[int, list[Diagnostic]]:
+    """One pack file checked against the rest of its rules folder, or, outside one, against the
+    project's rules (a pack with the same id is replaced by it); only its own problems are kept."""
+    import re
+    from pathlib import Path
+
+    from .loader import DEFAULT_RULES
+
+    path = Path(path)
+    if path.parent.name == "packs" and _is_rules_folder(path.parent.parent):
+        root, name = path.parent.parent, path.name
+    else:
+        root, name = DEFAULT_RULES, path.name
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found = re.search(r"^pack:\s*['\"]?([A-Za-z0-9.-]+)", text, re.M)
+        for other in sorted((root / "packs").glob("*.yaml")):
+            if found and re.search(rf"^pack:\s*['\"]?{re.escape(found.group(1))}['\"]?\s*$", other.read_text(encoding="utf-8", errors="replace"), re.M):
+                name = other.name
+                break
+    count, problems = check_rules_folder(root, replace={name: path})
+    mine = str(path)
+    return count, [p for p in problems if p.path == mine or mine in p.message]
+
+
+def _value_warnings(source, vocab) -> list[Diagnostic]:
+    """Values a case may give but no rule can know (like a JSON Schema enum, from the vocabulary)."""
+    data = source.data if isinstance(source.data, dict) else {}
+    out = []
+
+    def warn(path, kind, value, where):
+        out.append(source.diagnostic(path, "W001", f"unknown {kind} '{value}': no rule can match it (see vocabulary/{where})"))
+
+    for i, item in enumerate(data.get("requested_items") or []):
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") in ("therapy", "procedure") and isinstance(item.get("service"), str) and item["service"] not in vocab.services.services:
+            warn(("requested_items", i, "service"), "service", item["service"], "services.yaml")
+        for j, ing in enumerate(item.get("ingredients") or []):
+            if isinstance(ing, dict) and isinstance(ing.get("drug"), str) and ing["drug"] not in vocab.drugs.drugs:
+                warn(("requested_items", i, "ingredients", j, "drug"), "drug", ing["drug"], "drugs.yaml")
+    for i, line in enumerate(data.get("treatment_history") or []):
+        if isinstance(line, dict) and isinstance(line.get("service"), str) and line["service"] not in vocab.services.services:
+            warn(("treatment_history", i, "service"), "service", line["service"], "services.yaml")
+    for i, s in enumerate(data.get("surgeries") or []):
+        if isinstance(s, dict) and isinstance(s.get("procedure"), str) and s["procedure"] not in vocab.procedures.procedures:
+            warn(("surgeries", i, "procedure"), "procedure", s["procedure"], "procedures.yaml")
+    return out
+
+
+def _expected_problems(source) -> list[Diagnostic]:
+    """`expected:` naming an item that is not requested, at the line of that name."""
+    data = source.data if isinstance(source.data, dict) else {}
+    expected, items = data.get("expected"), data.get("requested_items")
+    if not isinstance(expected, dict) or not isinstance(items, list):
+        return []
+    ids = {item.get("id") for item in items if isinstance(item, dict)}
+    return [source.diagnostic(("expected", key), "E004", f"expected names item '{key}', which is not requested (requested: {', '.join(sorted(map(str, ids)))})")
+            for key in expected if key not in ids]
+
+
+def check_case_file(path, vocab=None) -> list[Diagnostic]:
+    from pathlib import Path
+
+    from .cases import case_from_source
+    from .yaml_source import load_file
+
+    try:
+        source = load_file(path)
+    except InputError as exc:
+        return exc.diagnostics
+    problems = _expected_problems(source)
+    if isinstance(source.data, dict) and "$schema=" not in Path(path).read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]:
+        problems.append(Diagnostic(str(path), 1, 1, "W002", "no `# yaml-language-server: $schema=` first line: editors cannot check this case (see schema/case.schema.json)"))
+    try:
+        case_from_source(source)
+    except InputError as exc:
+        # the model's own (unpositioned) report of the same mistake gives way to the positioned one
+        problems.extend(d for d in exc.diagnostics if not (problems and "expected names items" in d.message))
+    if vocab is not None:
+        problems.extend(_value_warnings(source, vocab))
+    return problems
+
+
+def validate_paths(paths) -> tuple[int, int, list[Diagnostic]]:
+    """Rules folders, pack files and case files (or folders of them) in one run: (rules, cases, problems)."""
+    from pathlib import Path
+
+    from .cases import case_files
+    from .loader import DEFAULT_RULES
+    from .vocabulary import load_vocabulary
+
+    problems: list[Diagnostic] = []
+    rules = cases = 0
+    case_paths = []
+    for path in map(Path, paths):
+        if not path.exists():
+            problems.append(Diagnostic(str(path), 1, 1, "E000", "no such file or folder"))
+        elif _is_rules_folder(path):
+            n, found = check_rules_folder(path)
+            rules += n
+            problems.extend(found)
+        elif path.is_file() and _is_pack_file(path):
+            n, found = check_pack_file(path)
+            rules += n
+            problems.extend(found)
+        else:
+            case_paths.extend(case_files([path]))
+    vocab = None
+    if case_paths:
+        try:
+            vocab = load_vocabulary(DEFAULT_RULES / "vocabulary")
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+    for path in case_paths:
+        found = check_case_file(path, vocab)
+        cases += not any(not d.code.startswith("W") for d in found)
+        problems.extend(found)
+    return rules, cases, sorted(set(problems))

@@ -1,0 +1,45 @@
+"""Golden rationale text for `imr test`: the letter a case produces, kept beside the case.
+
+`cases/golden/<case file name>.txt` holds the text `imr decide` printed when an analyst last
+accepted it. A plain `imr test` compares the current text with it (only where a golden file
+exists) and shows a unified diff on a mismatch; `imr test --update-golden` rewrites the golden
+files of every case with an `expected:` block. A rationale edit then shows up as a reviewable diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+
+def golden_path(case_path: Path) -> Path:
+    return case_path.parent / "golden" / f"{case_path.stem}.txt"
+
+
+def letter(determination) -> str:
+    from .render import render_text
+
+    text = render_text(determination)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def compare(case_path: Path, determination) -> list[str] | None:
+    """None when there is no golden file or it matches; else the unified diff lines."""
+    path = golden_path(case_path)
+    if not path.is_file():
+        return None
+    want, got = path.read_text(encoding="utf-8"), letter(determination)
+    if want == got:
+        return None
+    return list(difflib.unified_diff(want.splitlines(), got.splitlines(), str(path), "current output", lineterm="", n=1))
+
+
+def update(case_path: Path, determination) -> bool:
+    """Write the golden file; True when it changed."""
+    path = golden_path(case_path)
+    text = letter(determination)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True

@@ -1,0 +1,140 @@
+"""`imr validate` and `imr test`: every mistake reported at its file and line, in one run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.validate import validate_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = ROOT / "tests" / "fixtures" / "bad_rules"
+PACK_A = str(BAD / "packs" / "fixture-a.yaml")
+PACK_B = str(BAD / "packs" / "fixture-b.yaml")
+CASE = str(BAD / "cases" / "expected-not-requested.yaml")
+
+# (file, line, code, words of the message): one per mistake planted in tests/fixtures/bad_rules
+EXPECTED = [
+    (PACK_A, 11, "R010", "unknown service 'physical_therapyy'"),
+    (PACK_A, 20, "R003", "duplicate rule id 'fx.duplicate'"),
+    (PACK_A, 31, "C002", "unknown field 'history.visits_sofar'"),
+    (PACK_A, 38, "C002", "type mismatch"),
+    (PACK_A, 48, "T001", "history.sessions_done"),
+    (PACK_A, 55, "R007", "never"),
+    (PACK_A, 59, "R001", "section: required field is missing"),
+    (PACK_A, 69, "C001", "unexpected"),
+    (PACK_A, 76, "C002", "'lumbarr' is not a known value"),
+    (PACK_A, 85, "R005", "rationale.not_documented is missing"),
+    (PACK_A, 87, "R006", "documentation"),
+    (PACK_A, 97, "R001", "requires: unknown field"),
+    (PACK_A, 103, "R004", "must cite pages"),
+    (PACK_B, 8, "R008", "overlap"),
+    (CASE, 8, "E004", "'pt-back', which is not requested"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_run():
+    return validate_paths([str(BAD), str(BAD / "cases")])
+
+
+@pytest.mark.parametrize("path,line,code,words", EXPECTED, ids=[f"{c}@{Path(p).name}:{n}" for p, n, c, _ in EXPECTED])
+def test_each_mistake_is_reported_at_its_line(bad_run, path, line, code, words):
+    _, _, problems = bad_run
+    hits = [p for p in problems if p.path == path and p.line == line and p.code == code]
+    assert hits, f"no {code} at {path}:{line}; got:\n" + "\n".join(map(str, problems))
+    assert any(words in p.message for p in hits), [p.message for p in hits]
+
+
+def test_nothing_but_the_planted_mistakes(bad_run):
+    _, _, problems = bad_run
+    assert len(problems) == len(EXPECTED), "\n".join(map(str, problems))
+
+
+def test_conditions_point_inside_the_condition(bad_run):
+    """The column of a condition problem is where the bad name starts, not where the key starts."""
+    _, _, problems = bad_run
+    unknown = next(p for p in problems if "visits_sofar" in p.message)
+    line = Path(PACK_A).read_text().splitlines()[unknown.line - 1]
+    assert line[unknown.col - 1:].startswith("history.visits_sofar")
+
+
+def test_cli_prints_one_line_per_problem_and_exits_1(capsys):
+    assert main(["validate", str(BAD), str(BAD / "cases")]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == len(EXPECTED)
+    assert all(line.count(":") >= 3 and line.split(": ", 1)[1][:1] in "RCTEW" for line in out)
+
+
+def test_the_project_rules_and_cases_are_valid(capsys):
+    assert main(["validate"]) == 0, capsys.readouterr().out
+
+
+def test_one_pack_file_inside_a_rules_folder():
+    rules, _, problems = validate_paths([str(ROOT / "guideline_rules" / "packs" / "mtus-cpmtg-2009-physical-medicine.yaml")])
+    assert rules > 0 and problems == []
+
+
+def test_one_edited_pack_file_outside_a_rules_folder(tmp_path):
+    """Validated against the project's vocabulary and profiles, replacing the pack of the same id."""
+    source = ROOT / "guideline_rules" / "packs" / "mtus-cpmtg-2009-physical-medicine.yaml"
+    edited = tmp_path / "draft.yaml"
+    edited.write_text(source.read_text().replace("require: history.visits_total <= 10", "require: history.visits_totl <= 10", 1))
+    _, _, problems = validate_paths([str(edited)])
+    assert [(p.path, p.code) for p in problems] == [(str(edited), "C002")]
+    line = edited.read_text().splitlines()[problems[0].line - 1]
+    assert "visits_totl" in line
+
+
+def test_a_folder_of_packs_alone_borrows_the_project_vocabulary(tmp_path):
+    (tmp_path / "packs").mkdir()
+    shutil.copy(ROOT / "guideline_rules" / "packs" / "odg-neck-physical-therapy.yaml", tmp_path / "packs")
+    rules, _, problems = validate_paths([str(tmp_path)])
+    assert rules > 0 and problems == []
+
+
+def test_unknown_values_in_a_case_are_warnings(tmp_path, capsys):
+    case = tmp_path / "case.yaml"
+    case.write_text("case_id: w\nrequest_date: 2015-06-10\nrequested_items:\n"
+                    "  - {type: therapy, id: x, description: d, service: physical_therapyy, region: lumbar, visits: 6}\n")
+    assert main(["validate", str(case)]) == 0
+    out = capsys.readouterr().out
+    assert f"{case}:4:" in out and "W001 unknown service 'physical_therapyy'" in out
+
+
+def test_missing_path_is_a_problem(capsys):
+    assert main(["validate", "no/such/path.yaml"]) == 1
+    assert "no/such/path.yaml:1:1: E000" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- imr test
+
+SEED = ROOT / "cases" / "000_seed_b27565c25da42ea0.yaml"
+
+
+def test_a_mismatch_shows_the_case_item_decisions_and_rules(tmp_path, capsys):
+    case = tmp_path / "seed.yaml"
+    case.write_text(SEED.read_text().replace("  pt-lumbar: Upheld", "  pt-lumbar: Overturned"))
+    assert main(["test", str(case)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL {case} [seed-000-b27565c25da42ea0] item pt-lumbar: expected Overturned, got Upheld" in out
+    assert "* cpmtg.pm.functional-improvement: not documented" in out
+    assert "2 passed, 1 failed" in out
+    assert "rule coverage:" in out
+
+
+def test_golden_rationale_is_written_then_compared(tmp_path, capsys):
+    case = tmp_path / "seed.yaml"
+    shutil.copy(SEED, case)
+    assert main(["test", str(case), "--update-golden"]) == 0
+    golden = tmp_path / "golden" / "seed.txt"
+    assert "Physical therapy 2 times a week for 4 weeks for the lumbar spine" in golden.read_text()
+    assert main(["test", str(case)]) == 0
+    golden.write_text(golden.read_text().replace("Upheld", "Overturned", 1))
+    capsys.readouterr()
+    assert main(["test", str(case)]) == 1
+    out = capsys.readouterr().out
+    assert "GOLDEN" in out and "-" in out and "1 golden texts differ" in out
