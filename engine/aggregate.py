@@ -11,7 +11,7 @@ from jinja2 import Environment, meta
 
 from .case_model import Case
 from .determination import Citation, Determination, ItemDetermination, RuleOutcome
-from .facts import CaseFacts
+from .facts import CaseFacts, mirror
 from .rete import Fired, SessionLog, finding_subject
 from .templates import FactView, render
 from .validate import RuleBase
@@ -86,7 +86,7 @@ class Aggregator:
                 continue
             subject = finding_subject(f.bindings)
             key = (f.spec.rule_id, f.spec.status, subject)
-            rank = self._ranks.get((f.spec.pack, f.bindings["request"]["jurisdiction"]))
+            rank = self._ranks.get((f.spec.pack, f.bindings["item"][mirror("jurisdiction")]))
             previous = seen.get(key)
             absent = sorted(set(f.spec.absent) | set(previous.not_documented if previous else ()))
             seen[key] = RuleOutcome(rule=f.spec.rule_id, status=f.spec.status, subject=subject, pack=f.spec.pack,

@@ -12,7 +12,7 @@ from .aggregate import Aggregator
 from .case_model import Case
 from .compiler import CompiledRules, compile_rules
 from .determination import Determination
-from .facts import CaseFacts, build_facts
+from .facts import CaseFacts, add_memberships, build_facts
 from .rete import Rete, SessionLog
 from .validate import RuleBase, load_rule_base
 
@@ -25,7 +25,7 @@ class Engine:
         self.aggregator = Aggregator(self.base)
 
     def facts(self, case: Case) -> CaseFacts:
-        return build_facts(case, self.base.vocabulary)
+        return add_memberships(build_facts(case, self.base.vocabulary), self.compiled.memberships)
 
     def fire(self, facts: CaseFacts) -> dict[str, SessionLog]:
         """One session per topic the case's items need; returns each item's session log."""

@@ -32,6 +32,8 @@ def case_from_json_line(line: str, label: str) -> Case:
         data = json.loads(line)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise InputError([Diagnostic(label, 1, getattr(exc, "colno", 1), "E003", f"invalid JSON: {getattr(exc, 'msg', exc)}")]) from None
+    except ValueError as exc:  # an integer beyond Python's digit limit
+        raise InputError([Diagnostic(label, 1, 1, "E003", f"invalid JSON: {str(exc).splitlines()[0]}")]) from None
     source = Source(path=label, data=data)
     if isinstance(data, dict):
         try:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from .conditions import RefOperand
 from .diagnostics import Diagnostic, InputError
-from .facts import ENTITY_ORDER, ITEM_ENTITIES, always_present, date_number
+from .facts import ENTITY_ORDER, ITEM_ENTITIES, always_present, date_number, mirror
 from .kleene import Test, _and, outcomes, possible
 from .rule_model import ANY_TOPIC, AppliesTo, Pack
 from .validate import ParsedRule, RuleBase
@@ -67,6 +67,7 @@ class CompiledRules:
     digest: str
     rulesets: dict[str, RulesetSpec]
     pack_ranks: dict[str, dict[str, int]]  # pack -> jurisdiction -> rank
+    memberships: Memberships
 
 
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -87,7 +88,7 @@ def _test_expression(test: Test) -> tuple[str, dict]:
     if op == "absent":
         return entity, {"$nex": {fld: 1}}
     if op == "any_of":
-        return entity, {"$or": [{fld: _value(v)} for v in value]}
+        raise ValueError(f"{entity}.{fld}: a value list must be replaced by its membership indicator first")
     if isinstance(value, RefOperand):
         other = value.ref
         if ENTITY_ORDER.index(other.entity) > ENTITY_ORDER.index(entity):
@@ -121,9 +122,43 @@ def edition_tests(pack: Pack) -> frozenset:
     return frozenset(tests)
 
 
-def patterns_for(conj, required=("request", "item")) -> list[dict]:
+class Memberships(dict):
+    """Value lists of scopes (`service: [physical_therapy, occupational_therapy]`) as indicator
+    properties: (entity, field, values) -> property name, set to true on a fact when its field's
+    value is in the list (`facts.add_memberships`), and tested with one shared equality.
+
+    durable-rules has no `in` (#275); its `$or` gets an unshared branch per rule, and a ruleset
+    with many of them corrupted the C engine's memory here (`free(): invalid pointer`, an abort).
+    Expanding each list into one rule per value is safe but doubles a topic's rules, and a
+    session's cost grows with them; one indicator per distinct list costs neither.
+    """
+
+    def plain(self, conj) -> frozenset:
+        """The conjunction with every value-list test replaced by its indicator test."""
+        out = set()
+        for t in conj:
+            if t.op == "any_of":
+                key = (t.entity, t.field, frozenset(t.value))
+                name = self.setdefault(key, f"in_{t.field}_{len(self) + 1}")
+                t = Test(t.entity, name, "==", True)
+            out.add(t)
+        return frozenset(out)
+
+
+def _onto_item(test: Test) -> Test:
+    """A literal test of a request field, moved onto the item fact's copy of it (facts.mirror)."""
+    if test.entity == "request" and not isinstance(test.value, RefOperand):
+        return Test("item", mirror(test.field), test.op, test.value)
+    return test
+
+
+def patterns_for(conj, required=("item",)) -> list[dict]:
     """durable-rules patterns, one per fact, in ENTITY_ORDER, with the per-item joins."""
     by_entity: dict[str, list[dict]] = {e: [] for e in required}
+    if "item" in required:
+        conj = [_onto_item(t) for t in conj]
+        if any(isinstance(t.value, RefOperand) and t.value.ref.entity == "request" for t in conj):
+            by_entity.setdefault("request", [])
     for test in sorted(conj, key=lambda t: (t.entity, t.field, t.op, repr(t.value))):
         entity, expression = _test_expression(test)
         by_entity.setdefault(entity, []).append(expression)
@@ -146,18 +181,21 @@ def _count_expressions(patterns: list[dict]) -> int:
 
 def compile_rules(base: RuleBase) -> CompiledRules:
     problems: list[Diagnostic] = []
+    memberships = Memberships()
     pack_ranks = {p.pack: {j: r for j, prof in base.profiles.items() if (r := prof.rank_of(p))} for p in base.packs}
     rulesets: dict[str, RulesetSpec] = {t: RulesetSpec(t) for t in sorted({p.topic for p in base.packs} - {ANY_TOPIC})}
     rulesets[FALLBACK_TOPIC] = RulesetSpec(FALLBACK_TOPIC)
 
     def targets(pack: Pack) -> list[RulesetSpec]:
         """The rulesets a pack compiles into: its topic's, or every one for topic `any`."""
-        return list(rulesets.values()) if pack.topic == ANY_TOPIC else [rulesets[pack.topic]]
+        return [spec for topic, spec in rulesets.items() if pack.compiles_into(topic)]
 
     # 1. address and in-force rules
+    for topic, spec in rulesets.items():
+        # editions of the topic's own packs (the fallback ruleset: of every pack, so an unrouted item
+        # can still tell "no edition" from "not addressed")
+        _add_in_force(spec, [p for p in base.packs if topic == FALLBACK_TOPIC or p.compiles_into(topic)], pack_ranks)
     for pack in base.packs:
-        for spec in targets(pack):
-            _add_in_force(spec, pack, pack_ranks[pack.pack])
         for jurisdiction, rank in pack_ranks[pack.pack].items():
             for n, scope in enumerate(base.scopes[pack.pack]):
                 base_conj = scope_tests(scope.applies_to) | edition_tests(pack) | {Test("request", "jurisdiction", "==", jurisdiction)}
@@ -166,20 +204,21 @@ def compile_rules(base: RuleBase) -> CompiledRules:
                     alternatives = _and(alternatives, outcomes(scope.when)[0])
                 for k, conj in enumerate(alternatives):
                     for spec in targets(pack):
-                        spec.add(f"address:{pack.pack}:{jurisdiction}:{n}:{k}", patterns_for(conj), ActionSpec("address", pack=pack.pack, rank=rank))
+                        spec.add(f"address:{pack.pack}:{jurisdiction}:{n}:{k}", patterns_for(memberships.plain(conj)), ActionSpec("address", pack=pack.pack, rank=rank))
 
     # 2. criterion rules
     for parsed in base.rules:
         specs = targets(parsed.pack)
-        base_conj = [frozenset(scope_tests(parsed.scope) | edition_tests(parsed.pack))]
-        applies = _and(base_conj, outcomes(parsed.when)[0]) if parsed.when is not None else base_conj
         if parsed.require is not None:
             by_status = dict(zip(("met", "not_met", "not_documented"), outcomes(parsed.require)))
         else:
             by_status = {parsed.rule.outcome: [frozenset()]}
+        applies = [frozenset(scope_tests(parsed.scope) | edition_tests(parsed.pack))]
+        if parsed.when is not None:
+            applies = _and(applies, outcomes(parsed.when)[0])
         for status, alternatives in by_status.items():
             for k, conj in enumerate(possible(_and(applies, alternatives), always_present)):
-                patterns = patterns_for(conj)
+                patterns = patterns_for(memberships.plain(conj))
                 if _count_expressions(patterns) > MAX_EXPRESSIONS_PER_RULE or len(patterns) > MAX_FACTS_PER_RULE:
                     problems.append(parsed.source.diagnostic(("rules", parsed.index), "K002",
                         f"rule '{parsed.rule.id}' needs {_count_expressions(patterns)} tests over {len(patterns)} facts; the engine allows {MAX_EXPRESSIONS_PER_RULE} over {MAX_FACTS_PER_RULE}: simplify it"))
@@ -191,9 +230,6 @@ def compile_rules(base: RuleBase) -> CompiledRules:
                         decides=parsed.rule.decides, label=parsed.rule.label or "", absent=absent))
 
     # 3 and 4. search sequence and decision aggregation, in every ruleset (and a fallback one)
-    fallback = rulesets[FALLBACK_TOPIC]
-    for pack in base.packs:  # so an unrouted item can still tell "no edition" from "not addressed"
-        _add_in_force(fallback, pack, pack_ranks[pack.pack])
     for spec in rulesets.values():
         _add_sequence_and_decisions(spec, base.packs)
         if len(spec.definition) > MAX_RULES_PER_RULESET:
@@ -201,15 +237,26 @@ def compile_rules(base: RuleBase) -> CompiledRules:
                 f"topic '{spec.topic}' compiles to {len(spec.definition)} engine rules; the limit is {MAX_RULES_PER_RULESET}: split the topic"))
     if problems:
         raise InputError(problems)
-    return CompiledRules(digest=base.digest, rulesets=rulesets, pack_ranks=pack_ranks)
+    return CompiledRules(digest=base.digest, rulesets=rulesets, pack_ranks=pack_ranks, memberships=memberships)
 
 
-def _add_in_force(spec: RulesetSpec, pack: Pack, ranks: dict[str, int]) -> None:
-    """`in_force` when the request date is in the pack's edition and the case's jurisdiction ranks
-    the pack: a Texas request in a year only an MTUS edition covers is "Not covered", not "No rule applies"."""
-    for jurisdiction in sorted(ranks):
-        conj = edition_tests(pack) | {Test("request", "jurisdiction", "==", jurisdiction)}
-        spec.add(f"in_force:{pack.pack}:{jurisdiction}", patterns_for(conj, required=("request",)), ActionSpec("in_force", pack=pack.pack))
+def _add_in_force(spec: RulesetSpec, packs: list[Pack], pack_ranks: dict[str, dict[str, int]]) -> None:
+    """`in_force` when the request date is in an edition of a pack that the case's jurisdiction
+    ranks: a Texas request in a year only an MTUS edition covers is "Not covered", not "No rule
+    applies". One rule per jurisdiction and merged period (not one per pack), so it fires once."""
+    for jurisdiction in sorted({j for p in packs for j in pack_ranks[p.pack]}):
+        periods = sorted((p.effective.from_, p.effective.to or dt.date.max) for p in packs if jurisdiction in pack_ranks[p.pack])
+        merged: list[list] = []
+        for start, end in periods:
+            if merged and (merged[-1][1] == dt.date.max or start <= merged[-1][1] + dt.timedelta(days=1)):
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        for start, end in merged:
+            conj = {Test("request", "date", ">=", start), Test("request", "jurisdiction", "==", jurisdiction)}
+            if end != dt.date.max:
+                conj.add(Test("request", "date", "<=", end))
+            spec.add(f"in_force:{jurisdiction}:{start}", patterns_for(conj, required=("request",)), ActionSpec("in_force", pack=f"{jurisdiction}:{start}"))
 
 
 def _phase(name: str) -> dict:

@@ -1,8 +1,8 @@
 """Rule coverage over the case corpus: for each rule, the cases where it was met and where not.
 
 A criterion (`require`) is *met* in a case when it ended met, and *not met* when it ended not met
-or not documented. A fixed-outcome rule is met where it fired, and not met where an item of its
-topic was decided without it firing (its condition was false). Every rule needs both, so that a
+or not documented. A fixed-outcome rule is met where it fired, and not met where its pack addressed
+an item that was decided without it firing (its condition was false). Every rule needs both, so that a
 change to it shows up in some case's decision.
 """
 
@@ -50,8 +50,9 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
         case = load_case(path)
         n_cases += 1
         facts = engine.facts(case)
-        topics = {item_id: topic for item_id, topic, _ in facts.items}
-        determination = engine.aggregator.determination(case, facts, engine.fire(facts))
+        logs = engine.fire(facts)
+        addressed = {(f.bindings["item"]["id"], f.spec.pack) for log in logs.values() for f in log.fired if f.spec.kind == "address"}
+        determination = engine.aggregator.determination(case, facts, logs)
         label = f"{path.name}:{case.case_id}"
         for item in determination.items:
             n_items += 1
@@ -61,8 +62,8 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
                 fired.add(outcome.rule)
                 (rules[outcome.rule].met if outcome.status == "met" else rules[outcome.rule].not_met).add(label)
             for rule_id, parsed in fixed.items():
-                if rule_id not in fired and parsed.pack.topic == topics[item.item_id]:
-                    # a fixed-outcome rule that did not fire for an item of its topic: its condition was false
+                if rule_id not in fired and (item.item_id, parsed.pack.pack) in addressed:
+                    # a fixed-outcome rule that did not fire for an item its pack addressed: its condition was false
                     target = rules[rule_id].not_met if parsed.rule.outcome == "met" else rules[rule_id].met
                     target.add(label)
     return CorpusCoverage(rules=rules, cases=n_cases, items=n_items, decisions=decisions)

@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 
 from .conditions import And, Compare, Documented, Not, Or, RefOperand
-from .facts import date_number
+from .facts import MIRRORS, date_number
 from .kleene import Test
 
 STATUS_OF = {True: "met", False: "not_met", None: "not_documented"}
@@ -293,9 +293,10 @@ def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) 
                 sequence.append({"rank": rank, "tier": f"{tier.guideline}" + (f" ({', '.join(tier.documents)})" if tier.documents else ""),
                                  "label": tier.label, "packs": packs, "state": state})
         decision_rule = next((f.name for f in mine if f.spec.kind == "decision"), "")
-        facts_shown = {e: {k: v for k, v in f.items() if k not in ("t", "id", "item_id", "sid")} for e, f in env.items()}
+        hidden = ("t", "id", "item_id", "sid", *MIRRORS, *engine.compiled.memberships.values())
+        facts_shown = {e: {k: v for k, v in f.items() if k not in hidden} for e, f in env.items()}
         if ingredients:
-            facts_shown["ingredient"] = [{k: v for k, v in f.items() if k not in ("t", "id", "item_id", "sid")} for f in ingredients]
+            facts_shown["ingredient"] = [{k: v for k, v in f.items() if k not in hidden} for f in ingredients]
         trace = ItemTrace(item.item_id, item.item, item.decision, item.reason, topics[item.item_id], facts_shown,
                           sequence, rules, findings, decision_rule)
         if counterfactuals and item.decision == "Upheld":

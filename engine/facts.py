@@ -13,6 +13,7 @@ FACT_FIELDS is the vocabulary of the rule language: a condition may name exactly
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 
 from .case_model import NOT_DOCUMENTED, Case, MedicationItem, ProcedureItem, TherapyItem
@@ -71,6 +72,16 @@ ALWAYS_PRESENT = {
     "ingredient": {"drug"},
     "finding": {"status", "rule", "pack"},
 }
+
+
+def mirror(field: str) -> str:
+    """The item fact's copy of a request field. Every rule tests the request's date against its
+    edition, so every rule would join the request fact; testing the copy on the item instead spares
+    that join (measured: about a third of a physical-medicine session's matching time)."""
+    return f"request_{field}"
+
+
+MIRRORS = frozenset(mirror(f) for f in BASE_FIELDS["request"])
 
 
 def always_present(entity: str, field: str) -> bool:
@@ -146,6 +157,19 @@ class CaseFacts:
     items: list[tuple[str, str, list[dict]]]  # (item id, topic, facts)
 
 
+def add_memberships(facts: CaseFacts, memberships: dict) -> CaseFacts:
+    """Set the compiled rules' value-list indicators (compiler.Memberships) on the facts they test:
+    `in_service_2: true` where the item's service is one the list names. Absent otherwise, like
+    any property that does not hold."""
+    if not memberships:
+        return facts
+    for fact in itertools.chain(facts.case_facts, *(item_facts for _, _, item_facts in facts.items)):
+        for (entity, field, values), name in memberships.items():
+            if fact["t"] == entity and fact.get(field) in values:
+                fact[name] = True
+    return facts
+
+
 def build_facts(case: Case, vocab: Vocabulary) -> CaseFacts:
     day = case.request_date
     request = {"t": "request", "id": "request", "date": date_number(day), "jurisdiction": case.jurisdiction}
@@ -212,10 +236,10 @@ def _medication_summary(case: Case, vocab: Vocabulary) -> dict:
 def _topic(item, vocab: Vocabulary) -> str:
     if isinstance(item, MedicationItem):
         routes = vocab.services.medication_topics
-        if item.form in routes.forms:
+        first = vocab.drugs.drugs.get(item.ingredients[0].drug)
+        if item.form in routes.forms and not (first and first.systemic):
             return routes.forms[item.form]
-        cls, _ = _drug_class(vocab, item.ingredients[0].drug)
-        return routes.classes.get(cls or "", "unrouted")
+        return routes.classes.get(first.class_ if first else "", "unrouted")
     service = vocab.services.services.get(item.service)
     return service.topic if service else "unrouted"
 
@@ -225,7 +249,8 @@ def _item_facts(case: Case, item, vocab: Vocabulary) -> tuple[str, list[dict]]:
     topic = _topic(item, vocab)
     iid = item.id
     # `item_id` repeats `id` for joins: durable-rules does not join on a fact's `id` property
-    fact = {"t": "item", "id": iid, "item_id": iid, "type": item.type, "region": item.region, "topic": topic}
+    fact = {"t": "item", "id": iid, "item_id": iid, "type": item.type, "region": item.region, "topic": topic,
+            mirror("date"): date_number(day), mirror("jurisdiction"): case.jurisdiction}
     history = {"t": "history", "id": f"{iid}/history", "item_id": iid}
     extra: list[dict] = []
 

@@ -17,12 +17,7 @@ def _wrap(text: str, indent: str = "") -> str:
 def _basis(item: ItemDetermination) -> str:
     if not item.citations:
         return item.reason.capitalize() + "."
-    parts = []
-    for c in item.citations:
-        parts.append(c.text())
-    basis = item.citations[0].basis
-    lead = "Decision based on " + ("Non-MTUS Citation " if basis.startswith("Non-MTUS") else "")
-    return lead + "; ".join(parts) + "."
+    return "Decision based on " + "; ".join(c.text() for c in item.citations) + "."
 
 
 def render_text(d: Determination, show_rules: bool = True) -> str:

@@ -29,6 +29,7 @@ import durable_rules_engine as dre
 import orjson
 
 from .compiler import FALLBACK_TOPIC, ActionSpec, CompiledRules
+from .facts import mirror
 
 SID_POOL = 256
 _instances = itertools.count()
@@ -129,13 +130,13 @@ def _derived_fact(spec: ActionSpec, bindings: dict, ranks: dict) -> dict | None:
         item = bindings["item"]["id"]
         return {"t": "addressed", "id": f"addressed/{item}/{spec.pack}", "item_id": item, "pack": spec.pack, "rank": spec.rank}
     if spec.kind == "in_force":
-        return {"t": "in_force", "id": f"in_force/{spec.pack}", "pack": spec.pack}
+        return {"t": "in_force", "id": "in_force", "period": spec.pack}
     if spec.kind == "govern":
         a = bindings["addressed"]
         return {"t": "governs", "id": f"governs/{a['item_id']}/{a['pack']}", "item_id": a["item_id"], "pack": a["pack"], "rank": a["rank"]}
     if spec.kind == "criterion":
         item = bindings["item"]["id"]
-        jurisdiction = bindings["request"]["jurisdiction"]
+        jurisdiction = bindings["item"][mirror("jurisdiction")]
         fact = {"t": "finding", "id": f"finding/{item}/{spec.rule_id}/{spec.status}/{finding_subject(bindings)}",
                 "item_id": item, "rule": spec.rule_id, "status": spec.status, "pack": spec.pack,
                 "subject": finding_subject(bindings), "rank": ranks.get(spec.pack, {}).get(jurisdiction, 0),

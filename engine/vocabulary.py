@@ -39,6 +39,9 @@ class Drug(Closed):
     class_: Key = Field(alias="class")
     subclass: Key | None = None
     mme_factor: Annotated[float, Field(gt=0, le=100)] | None = None
+    # absorbed for a systemic effect whatever its form: a fentanyl patch is routed by its class
+    # (opioids), not by its form (topical analgesics)
+    systemic: bool = False
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
 

@@ -96,6 +96,14 @@ class _Builder:
             return self._scalar.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise self.error(node, "Y007", f"bad scalar: {getattr(exc, 'problem', exc)}") from None
+        except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+            raise self.error(node, "Y007", f"bad scalar: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    """Diagnostics are one line each; some library messages span several."""
+    text = " ".join(str(exc).split("\n")[:1]).strip()
+    return text or type(exc).__name__
 
 
 def parse_text(text: str, path: str) -> Source:
@@ -109,8 +117,8 @@ def parse_text(text: str, path: str) -> Source:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         raise InputError([Diagnostic(path, line, col, "Y002", f"invalid YAML: {problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise InputError([Diagnostic(path, 1, 1, "Y002", f"invalid YAML: {exc}")]) from None
+    except yaml.YAMLError as exc:  # e.g. ReaderError (a control character): its text spans lines
+        raise InputError([Diagnostic(path, 1, 1, "Y002", f"invalid YAML: {_first_line(exc)}")]) from None
     except RecursionError:
         raise InputError([Diagnostic(path, 1, 1, "Y004", "nesting too deep")]) from None
     if node is None:

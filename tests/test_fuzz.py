@@ -52,7 +52,6 @@ def test_random_bytes_as_a_case_file(tmp_path_factory, capsys, blob):
     assert_rejected(*decide(capsys, path), one_line=not _UNREADABLE.search(text))
 
 
-@pytest.mark.xfail(strict=True, reason="yaml_source.py prints PyYAML's two-line ReaderError message as is; reported to the lead")
 def test_reader_error_is_one_line(tmp_path, capsys):
     path = tmp_path / "case.yaml"
     path.write_bytes(b"\x01")
@@ -112,7 +111,6 @@ def test_hostile_case_file(tmp_path, capsys, name):
     assert grown_mb < 200, f"{name}: peak memory grew {grown_mb:.0f} MB"
 
 
-@pytest.mark.xfail(strict=True, reason="yaml_source.py lets Python's int digit limit (ValueError) escape: exit 3, reported to the lead")
 def test_integer_beyond_pythons_digit_limit(tmp_path, capsys):
     path = tmp_path / "case.yaml"
     path.write_text(HEADER + "requested_items:\n" + ITEM % ("a", "visits: " + "9" * 5000))
