@@ -8,6 +8,8 @@ them are collected in one run. The result, a RuleBase, is what the compiler cons
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from .conditions import And, Compare, ConditionError, Or, RefOperand, check, parse, refs
@@ -322,6 +324,15 @@ def _value_warnings(source, vocab) -> list[Diagnostic]:
     return out
 
 
+# `key: plain text #120`: YAML ends the value at " #", so "#120" (a quantity) silently disappears
+_CUT_BY_COMMENT = re.compile(r"^\s*(?:-\s+)?[\w-]+:\s+[^\s\"'#|>{\[][^#]*?(\s#)\S")
+
+
+def _cut_by_comment(text: str, path: str) -> list[Diagnostic]:
+    return [Diagnostic(path, n, m.start(1) + 2, "W003", "text ends at ' #' (YAML reads the rest of the line as a comment): quote the value to keep it")
+            for n, line in enumerate(text.splitlines(), start=1) if (m := _CUT_BY_COMMENT.match(line))]
+
+
 def _expected_problems(source) -> list[Diagnostic]:
     """`expected:` naming an item that is not requested, at the line of that name."""
     data = source.data if isinstance(source.data, dict) else {}
@@ -344,7 +355,9 @@ def check_case_file(path, vocab=None) -> list[Diagnostic]:
     except InputError as exc:
         return exc.diagnostics
     problems = _expected_problems(source)
-    if isinstance(source.data, dict) and "$schema=" not in Path(path).read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]:
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    problems.extend(_cut_by_comment(text, str(path)))
+    if isinstance(source.data, dict) and "$schema=" not in text.split("\n", 1)[0]:
         problems.append(Diagnostic(str(path), 1, 1, "W002", "no `# yaml-language-server: $schema=` first line: editors cannot check this case (see schema/case.schema.json)"))
     try:
         case_from_source(source)

@@ -105,6 +105,17 @@ def test_unknown_values_in_a_case_are_warnings(tmp_path, capsys):
     assert f"{case}:4:" in out and "W001 unknown service 'physical_therapyy'" in out
 
 
+def test_text_cut_by_a_comment_is_a_warning(tmp_path, capsys):
+    case = tmp_path / "case.yaml"
+    case.write_text("case_id: w\nrequest_date: 2015-06-10\nrequested_items:\n  - type: medication\n    id: oxy\n"
+                    "    description: Oxycodone 10 mg every 8 hours, #90\n    form: oral\n"
+                    "    ingredients: [{drug: oxycodone, strength: 10 mg}]  # a comment is fine\n")
+    assert main(["validate", str(case)]) == 0
+    out = capsys.readouterr().out
+    assert f"{case}:6:49: W003 text ends at ' #'" in out
+    assert out.count("W003") == 1
+
+
 def test_missing_path_is_a_problem(capsys):
     assert main(["validate", "no/such/path.yaml"]) == 1
     assert "no/such/path.yaml:1:1: E000" in capsys.readouterr().out
