@@ -72,7 +72,8 @@ class Aggregator:
         if governing:
             packs = sorted({g["pack"] for g in governing})
             label = profile.tiers[rank - 1].label if profile else ""
-            governed_by = f"{label}: " + "; ".join(f"{self.packs[p].guideline} {self.packs[p].document} ({self.packs[p].edition})" for p in packs)
+            text = "; ".join(f"{self.packs[p].guideline} {self.packs[p].document} ({self.packs[p].edition})" for p in packs)
+            governed_by = text if text.startswith(label) else f"{label}: {text}"  # not "MTUS: MTUS ..."
         return ItemDetermination(
             item_id=item_id, item=item_model.description, decision=decision.decision, reason=_REASONS[decision.reason],
             governed_by=governed_by, governing_rank=rank, citations=citations, rationale=rationale, missing_documentation=missing,
@@ -81,8 +82,9 @@ class Aggregator:
 
     def _outcomes(self, fired: list[Fired]) -> list[RuleOutcome]:
         seen: dict[tuple, RuleOutcome] = {}
+        addressed = {f.spec.pack for f in fired if f.spec.kind == "address"}
         for f in fired:
-            if f.spec.kind != "criterion":
+            if f.spec.kind != "criterion" or f.spec.pack not in addressed:  # withdrawn in the engine too
                 continue
             subject = finding_subject(f.bindings)
             key = (f.spec.rule_id, f.spec.status, subject)

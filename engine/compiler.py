@@ -39,7 +39,7 @@ FALLBACK_TOPIC = "unrouted"
 
 @dataclass(frozen=True)
 class ActionSpec:
-    kind: str  # address | in_force | criterion | govern | decision
+    kind: str  # address | in_force | criterion | govern | withdraw | decision
     rule_id: str = ""
     status: str = ""
     pack: str = ""
@@ -276,6 +276,14 @@ def _add_sequence_and_decisions(spec: RulesetSpec, packs: list[Pack]) -> None:
         {"addressed": {"$and": [{"t": "addressed"}]}},
         {"better$not": {"$and": [{"t": "addressed"}, {"item_id": {"addressed": "item_id"}}, {"$lt": {"rank": {"addressed": "rank"}}}]}},
     ], ActionSpec("govern"))
+    # a criterion rule's scope is its pack's, but not the `when` of the pack's `addresses` (a
+    # postsurgical period, say): a finding of a pack that did not address the item is withdrawn
+    # before decisions are taken, so it can neither decide nor block a decision of its tier
+    spec.add("withdraw", [
+        _phase("govern"),
+        {"finding": {"$and": [{"t": "finding"}]}},
+        {"addressed$not": {"$and": [{"t": "addressed"}, {"item_id": {"finding": "item_id"}}, {"pack": {"finding": "pack"}}]}},
+    ], ActionSpec("withdraw"))
     spec.add("decide:not_met", [_phase("decide"), governs, _finding("finding", "not_met")],
              ActionSpec("decision", decision="Upheld", reason="not_met"))
     spec.add("decide:not_documented", [_phase("decide"), governs, _finding("finding", "not_documented"), _finding("unmet$not", "not_met")],

@@ -33,6 +33,12 @@ class CorpusCoverage:
     cases: int
     items: int
     decisions: dict[str, int]
+    addressed: dict[str, set[str]] = field(default_factory=dict)  # pack -> cases with an item it addressed
+
+    def cases_of(self, pack: str) -> set[str]:
+        """Cases that exercise a pack: an item it addressed (a scope-only pack has no rule to count)."""
+        rules = [c.met | c.not_met for c in self.rules.values() if c.pack == pack]
+        return set(self.addressed.get(pack, set())).union(*rules)
 
     def packs(self) -> dict[str, list[RuleCoverage]]:
         out: dict[str, list[RuleCoverage]] = {}
@@ -45,6 +51,7 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
     rules = {r.rule.id: RuleCoverage(r.rule.id, r.pack.pack) for r in engine.base.rules}
     fixed = {r.rule.id: r for r in engine.base.rules if r.require is None}
     decisions: dict[str, int] = {}
+    packs_addressed: dict[str, set[str]] = {}
     n_cases = n_items = 0
     for path in case_files(paths):
         case = load_case(path)
@@ -54,6 +61,8 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
         addressed = {(f.bindings["item"]["id"], f.spec.pack) for log in logs.values() for f in log.fired if f.spec.kind == "address"}
         determination = engine.aggregator.determination(case, facts, logs)
         label = f"{path.name}:{case.case_id}"
+        for _, pack in addressed:
+            packs_addressed.setdefault(pack, set()).add(label)
         for item in determination.items:
             n_items += 1
             decisions[item.decision] = decisions.get(item.decision, 0) + 1
@@ -66,4 +75,4 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
                     # a fixed-outcome rule that did not fire for an item its pack addressed: its condition was false
                     target = rules[rule_id].not_met if parsed.rule.outcome == "met" else rules[rule_id].met
                     target.add(label)
-    return CorpusCoverage(rules=rules, cases=n_cases, items=n_items, decisions=decisions)
+    return CorpusCoverage(rules=rules, cases=n_cases, items=n_items, decisions=decisions, addressed=packs_addressed)

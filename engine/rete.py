@@ -113,8 +113,11 @@ class Rete:
             try:
                 bindings = message if isinstance(message, dict) else {}
                 log.fired.append(Fired(rule_name, spec, bindings))
-                new = _derived_fact(spec, bindings, ranks)
-                if new is not None:
+                if spec.kind == "withdraw":
+                    code, _ = dre.retract_fact(handle, _dumps(bindings["finding"]))
+                    if code not in _HANDLED:
+                        raise EngineFault(f"durable-rules could not withdraw a finding (code {code})")
+                elif (new := _derived_fact(spec, bindings, ranks)) is not None:
                     new["sid"] = sid
                     code, _ = dre.assert_fact(handle, _dumps(new))
                     if code not in _HANDLED:
