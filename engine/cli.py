@@ -107,7 +107,7 @@ def cmd_packs(args) -> int:
     uncovered_total = 0
     for pack in engine.base.packs:
         covs = coverage.packs().get(pack.pack, [])
-        cases = set().union(*[c.met | c.not_met for c in covs]) if covs else set()
+        cases = coverage.cases_of(pack.pack)
         missing = [f"{c.rule}({'met' if not c.met else 'not met'})" for c in covs if not c.complete]
         uncovered_total += len(missing)
         print(f"{pack.pack:46} {pack.guideline:9} {pack.edition:8} {len(pack.rules):>5} {len(cases):>5}  {', '.join(missing) or '-'}")
