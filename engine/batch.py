@@ -1,10 +1,12 @@
 """Batch run: a JSON Lines file of cases in, one determination per line out, in input order.
 
 A bad line is reported on standard error as `path:line:col: CODE message` (its line number in the
-input) and the rest of the batch still completes; the exit code is then 2. `--workers N` decides
-in N processes (durable-rules is process-global, so parallelism means processes, not threads);
-each worker holds its own compiled engine, inherited from the parent by fork. A progress bar
-(tqdm) is drawn when standard error is a terminal; a summary line always ends the run.
+input) and the rest of the batch still completes; the exit code is then 2. A value unknown to the
+vocabulary (a misspelt drug or service) is decided but warned about (W001, with the line number).
+`--workers N` decides in N processes (durable-rules is process-global, so parallelism means
+processes, not threads); each worker holds its own compiled engine, inherited from the parent by
+fork. A progress bar (tqdm) is drawn when standard error is a terminal; a summary line always ends
+the run.
 """
 
 from __future__ import annotations
@@ -28,18 +30,20 @@ class LineResult:
     output: str | None = None  # determination JSON
     items: int = 0
     problems: tuple[str, ...] = ()  # diagnostics, one line each
+    warnings: tuple[str, ...] = ()  # W001 lines of a decided case
     fault: str | None = None  # an engine fault (exit 3), one line
 
 
 def decide_line(engine, text: str, line: int, label: str) -> LineResult:
     """Validate and decide one JSON Lines record; never raises for bad input."""
-    from .cases import case_from_json_line
+    from .cases import parse_json_line
     from .rete import EngineFault
+    from .validate import _value_warnings
 
     if len(text) > MAX_LINE_BYTES:
         return LineResult(line, problems=(str(Diagnostic(label, line, 1, "E003", f"line longer than {MAX_LINE_BYTES} bytes")),))
     try:
-        case = case_from_json_line(text, label)
+        case, source = parse_json_line(text, label)
     except InputError as exc:
         return LineResult(line, problems=tuple(str(Diagnostic(d.path, line, d.col, d.code, d.message)) for d in exc.diagnostics))
     except (RecursionError, MemoryError) as exc:  # a pathological record inside pydantic's own parser
@@ -49,7 +53,8 @@ def decide_line(engine, text: str, line: int, label: str) -> LineResult:
     except Exception as exc:  # an engine bug: reported for this line, the batch goes on
         kind = "engine fault" if isinstance(exc, EngineFault) else "internal error"
         return LineResult(line, fault=f"{label}:{line}:1: {kind}: {type(exc).__name__}: {exc}".splitlines()[0])
-    return LineResult(line, output=determination.model_dump_json(), items=len(determination.items))
+    warnings = tuple(str(Diagnostic(d.path, line, d.col, d.code, d.message)) for d in _value_warnings(source, engine.base.vocabulary))
+    return LineResult(line, output=determination.model_dump_json(), items=len(determination.items), warnings=warnings)
 
 
 _worker_engine = None  # set in the parent before the pool forks; each worker process has a copy
@@ -104,8 +109,11 @@ def _read_lines(path: Path):
             stream.close()
 
 
-def run_batch(engine, path: Path, out, workers: int = 1, err=sys.stderr, progress: bool | None = None) -> dict:
+def run_batch(engine, path: Path, out, workers: int = 1, err=None, progress: bool | None = None) -> dict:
+    err = err or sys.stderr  # looked up per call, not bound at import
     label = "<stdin>" if str(path) == "-" else str(path)
+    if str(path) != "-" and Path(path).is_dir():
+        raise InputError([Diagnostic(label, 1, 1, "E000", "is a directory, not a JSON Lines file")])
     if str(path) != "-" and not Path(path).is_file():
         raise InputError([Diagnostic(label, 1, 1, "E000", "no such file")])
     bar = None
@@ -120,9 +128,12 @@ def run_batch(engine, path: Path, out, workers: int = 1, err=sys.stderr, progres
                 total = sum(1 for _ in f)
         bar = tqdm(total=total, unit="case", file=err, dynamic_ncols=True)
     start = time.perf_counter()
-    counts = {"cases": 0, "items": 0, "bad_lines": 0, "faults": 0}
+    counts = {"cases": 0, "items": 0, "bad_lines": 0, "faults": 0, "warnings": 0}
     try:
         for result in decide_lines(engine, _read_lines(path), label, workers):
+            for warning in result.warnings:
+                print(warning, file=err)
+            counts["warnings"] += len(result.warnings)
             if result.output is not None:
                 out.write(result.output + "\n")
                 counts["cases"] += 1
@@ -146,26 +157,33 @@ def run_batch(engine, path: Path, out, workers: int = 1, err=sys.stderr, progres
 
 def cmd_batch(args) -> int:
     from .api import Engine
+    from .cli import plural
 
     engine = Engine(args.rules)
-    out = open(args.output, "w") if args.output else sys.stdout
+    try:
+        out = open(args.output, "w") if args.output else sys.stdout
+    except OSError as exc:
+        raise InputError([Diagnostic(str(args.output), 1, 1, "E000", f"cannot write the output file: {exc.strerror or exc}")]) from None
     try:
         counts = run_batch(engine, args.input, out, workers=args.workers, progress=False if args.no_progress else None)
     finally:
         if args.output:
             out.close()
-    print(f"batch: {counts['cases']} cases decided ({counts['items']} items), {counts['bad_lines']} bad lines, "
-          f"{counts['faults']} engine faults, {counts['seconds']} s, {counts['items_per_s']} items/s, workers {args.workers}", file=sys.stderr)
+    print(f"batch: {plural(counts['cases'], 'case')} decided ({plural(counts['items'], 'item')}), {plural(counts['bad_lines'], 'bad line')}, "
+          + (f"{plural(counts['warnings'], 'warning')}, " if counts["warnings"] else "")
+          + f"{plural(counts['faults'], 'engine fault')}, {counts['seconds']} s, {counts['items_per_s']} items/s, workers {args.workers}", file=sys.stderr)
     if counts["faults"]:
         return 3
     return 2 if counts["bad_lines"] else 0
 
 
 def register(sub) -> None:
+    from .cli import positive_int
+
     p = sub.add_parser("batch", help="decide a JSON Lines file of cases; determinations out as JSON Lines")
     p.add_argument("input", type=Path, help="JSON Lines file, one case per line ('-' for standard input)")
     p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
-    p.add_argument("--workers", type=int, default=1, help="decide in N processes (default 1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="decide in N processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=cmd_batch)

@@ -96,10 +96,12 @@ def cmd_bench(args) -> int:
 
 
 def register(sub) -> None:
+    from .cli import positive_int
+
     p = sub.add_parser("bench", help="throughput, latency, memory and overhead over the durable-rules floor")
-    p.add_argument("--cases", dest="count", type=int, default=20_000, help="generated cases to time (default 20000)")
+    p.add_argument("--cases", dest="count", type=positive_int, default=20_000, help="generated cases to time (default 20000)")
     p.add_argument("--seed", type=int, default=0, help="generator seed")
-    p.add_argument("--workers", type=int, default=1, help="also time a batch in N processes against 1")
+    p.add_argument("--workers", type=positive_int, default=1, help="also time a batch in N processes against 1")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=cmd_bench)

@@ -12,6 +12,9 @@ from .diagnostics import Diagnostic, InputError
 from .modeling import validation_diagnostics
 from .yaml_source import Source, load_file
 
+DEFAULT_CASES = Path(__file__).resolve().parent.parent / "cases"
+"""The project's own case corpus: the default of every command reading cases, from any folder."""
+
 
 def case_from_source(source: Source) -> Case:
     if not isinstance(source.data, dict):
@@ -28,6 +31,11 @@ def load_case(path: str | Path) -> Case:
 
 def case_from_json_line(line: str, label: str) -> Case:
     """One JSON Lines record; `label` names it in diagnostics (path:line)."""
+    return parse_json_line(line, label)[0]
+
+
+def parse_json_line(line: str, label: str) -> tuple[Case, Source]:
+    """The Case and the parsed record (for value warnings), from one JSON parse of the line."""
     try:
         data = json.loads(line)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -37,10 +45,10 @@ def case_from_json_line(line: str, label: str) -> Case:
     source = Source(path=label, data=data)
     if isinstance(data, dict):
         try:
-            return Case.model_validate_json(line)
+            return Case.model_validate_json(line), source
         except ValidationError as exc:
             raise InputError(validation_diagnostics(exc, source, "E002")) from None
-    return case_from_source(source)
+    return case_from_source(source), source
 
 
 def case_files(paths: list[str | Path]) -> list[Path]:
@@ -52,3 +60,16 @@ def case_files(paths: list[str | Path]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def missing_path(path: str | Path) -> Diagnostic:
+    """The one report of a path that is not there, so every command words it alike."""
+    return Diagnostic(str(path), 1, 1, "E000", "no such file or folder")
+
+
+def shown(path: Path) -> str:
+    """A path relative to the current folder when it is inside it (`cases/x.yaml`), else in full."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -22,6 +22,7 @@ from .diagnostics import Diagnostic, InputError
 from .loader import DEFAULT_RULES
 
 OTHER = "(no edited rule fired: search sequence, scope, vocabulary or profile change)"
+UNCHANGED = "governing rules changed (decision unchanged)"
 
 
 @dataclass
@@ -55,9 +56,10 @@ class Impact:
         return dict(sorted(out.items()))
 
     def transitions(self) -> dict[str, int]:
+        """Counts by decision move; an item that kept its decision moved only its governing rules."""
         out: dict[str, int] = {}
         for c in self.changes:
-            key = f"{c.base_decision} -> {c.head_decision}"
+            key = f"{c.base_decision} -> {c.head_decision}" if c.base_decision != c.head_decision else UNCHANGED
             out[key] = out.get(key, 0) + 1
         return dict(sorted(out.items()))
 
@@ -103,7 +105,7 @@ def _edited(base, head) -> dict[str, str]:
 
 
 def impact(base_engine, head_engine, case_paths, base_label: str, head_label: str) -> Impact:
-    from .cases import case_files, load_case
+    from .cases import case_files, load_case, shown
 
     result = Impact(base=base_label, head=head_label, edited_rules=_edited(base_engine, head_engine))
     problems: list[Diagnostic] = []
@@ -123,7 +125,7 @@ def impact(base_engine, head_engine, case_paths, base_label: str, head_label: st
                 continue
             fired = {o.rule for o in old.rules} | {o.rule for o in after.rules}
             result.changes.append(ItemChange(
-                case=_shown(path), case_id=case.case_id, item_id=after.item_id,
+                case=shown(path), case_id=case.case_id, item_id=after.item_id,
                 base_decision=old.decision, head_decision=after.decision, base_rules=old_rules, head_rules=new_rules,
                 base_governed_by=old.governed_by, head_governed_by=after.governed_by,
                 edited_rules=sorted(fired & result.edited_rules.keys())))
@@ -132,15 +134,9 @@ def impact(base_engine, head_engine, case_paths, base_label: str, head_label: st
     return result
 
 
-def _shown(path: Path) -> str:
-    """A case path relative to the current folder when it is inside it (stable across machines)."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def render_text(result: Impact) -> str:
+    from .cli import plural
+
     lines = [f"rule change impact: base {result.base} -> head {result.head}"]
     if result.edited_rules:
         lines.append("edited rules: " + ", ".join(f"{rid} ({kind})" for rid, kind in result.edited_rules.items()))
@@ -148,7 +144,7 @@ def render_text(result: Impact) -> str:
         lines.append("edited rules: none (rule text identical; profiles or vocabulary may differ)")
     for rule, changes in result.by_rule().items():
         lines.append("")
-        lines.append(f"{rule}: {len(changes)} item(s)")
+        lines.append(f"{rule}: {plural(len(changes), 'item')}")
         for c in changes:
             moved = f"{c.base_decision} -> {c.head_decision}" if c.base_decision != c.head_decision else f"{c.head_decision} (unchanged)"
             lines.append(f"  {c.case} {c.item_id}: {moved}")
@@ -158,7 +154,7 @@ def render_text(result: Impact) -> str:
                 lines.append(f"      governed by: {c.base_governed_by or '-'} -> {c.head_governed_by or '-'}")
     lines.append("")
     transitions = ", ".join(f"{k}: {v}" for k, v in result.transitions().items())
-    lines.append(f"{result.cases} cases, {result.items} items; {len(result.changes)} changed" + (f" ({transitions})" if transitions else ""))
+    lines.append(f"{plural(result.cases, 'case')}, {plural(result.items, 'item')}; {len(result.changes)} changed" + (f" ({transitions})" if transitions else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -178,13 +174,14 @@ def _repo(arg: str | None) -> Path:
 
 def cmd_diff(args) -> int:
     from .api import Engine
+    from .cases import DEFAULT_CASES
 
     repo = _repo(args.repo)
     with tempfile.TemporaryDirectory(prefix="imr-diff-") as scratch:
         base_dir = _rules_folder(args.base, repo, args.rules_path, Path(scratch))
         head_dir = _rules_folder(args.head, repo, args.rules_path, Path(scratch))
         base_engine, head_engine = Engine(base_dir), Engine(head_dir)
-        result = impact(base_engine, head_engine, args.cases or [str(repo / "cases") if (repo / "cases").is_dir() else "cases"],
+        result = impact(base_engine, head_engine, args.cases or [repo / "cases" if (repo / "cases").is_dir() else DEFAULT_CASES],
                         args.base, args.head or "working tree")
     sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
     return 1 if (args.fail_on_change and result.changes) else 0
@@ -192,7 +189,7 @@ def cmd_diff(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("diff", help="impact of a rule change: cases whose decision or governing rule moves between two rule sets")
-    p.add_argument("cases", nargs="*", help="case files or folders (default: cases/)")
+    p.add_argument("cases", nargs="*", help="case files or folders (default: the repository's cases/, else this project's)")
     p.add_argument("--base", required=True, help="git revision (e.g. HEAD, main) or rules folder before the change")
     p.add_argument("--head", help="git revision or rules folder after the change (default: the working tree's guideline_rules/)")
     p.add_argument("--format", choices=["text", "json"], default="text")

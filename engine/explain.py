@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from .conditions import And, Compare, Documented, Not, Or, RefOperand
 from .facts import MIRRORS, date_number
 from .kleene import Test
+from .rete import finding_subject
 
 STATUS_OF = {True: "met", False: "not_met", None: "not_documented"}
 MULTI = ("ingredient", "finding")  # entities with several facts per item
@@ -168,8 +169,6 @@ def _facts_of(facts, item_id: str) -> tuple[dict, list[dict]]:
 
 def _findings(fired) -> list[dict]:
     """The finding facts the item's criterion rules asserted (as rete.py derives them)."""
-    from .rete import finding_subject
-
     out, seen = [], set()
     for f in fired:
         if f.spec.kind != "criterion":
@@ -184,16 +183,9 @@ def _findings(fired) -> list[dict]:
     return out
 
 
-def _subject(binding: dict) -> str:
-    if "ingredient" in binding:
-        return binding["ingredient"].get("drug", "")
-    if "finding" in binding:
-        return binding["finding"].get("subject", "")
-    return ""
-
-
 def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict]) -> list[RuleTrace]:
     """The display evaluation of one rule for one item: one trace per binding of its multi-facts."""
+    from .cli import plural
     from .compiler import edition_tests, scope_tests
 
     rule = parsed.rule
@@ -219,7 +211,7 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict])
     for combo in itertools.product(*(pools[e] for e in multi)):
         binding = dict(env, **dict(zip(multi, combo)))
         trace = blank("yes")
-        trace.subject = _subject(dict(zip(multi, combo)))
+        trace.subject = finding_subject(dict(zip(multi, combo)))
         if parsed.when is not None:
             leaves: list[Leaf] = []
             result = evaluate(parsed.when, binding, leaves)
@@ -246,7 +238,7 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict])
             return applied
         first = out[0]
         first.subject = ""
-        first.applies = f"no: `when` holds for none of the {len(out)} {' x '.join(multi)} bindings (the first is shown)"
+        first.applies = f"no: `when` holds for none of the {plural(len(out), ' x '.join(multi) + ' binding')} (the first is shown)"
         return [first]
     return out
 
@@ -271,8 +263,6 @@ def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) 
         fired_status: dict[tuple, list[str]] = {}
         for f in mine:
             if f.spec.kind == "criterion":
-                from .rete import finding_subject
-
                 fired_status.setdefault((f.spec.rule_id, finding_subject(f.bindings)), [])
                 if f.spec.status not in fired_status[(f.spec.rule_id, finding_subject(f.bindings))]:
                     fired_status[(f.spec.rule_id, finding_subject(f.bindings))].append(f.spec.status)
@@ -317,6 +307,8 @@ def _tri(value: bool | None) -> str:
 
 
 def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
+    from .cli import plural
+
     lines = [f"Case {case.case_id} ({case.jurisdiction}, request date {case.request_date})", ""]
     for it in items:
         lines.append(f"== {it.item_id}: {it.description}")
@@ -348,10 +340,10 @@ def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
                 for leaf in ev.leaves:
                     lines.append(f"         {_tri(leaf.result):7} {leaf.text}   ({leaf.values})")
         if skipped:
-            lines.append(f"     ({skipped} rules of the topic are outside the item's scope; --verbose lists them)")
+            lines.append(f"     ({plural(skipped, 'rule')} of the topic {'is' if skipped == 1 else 'are'} outside the item's scope; --verbose lists them)")
         lines.append("   findings derived: " + ("; ".join(f"{f['rule']}{'[' + f['subject'] + ']' if f['subject'] else ''}={f['status']}" for f in it.findings) or "none"))
         if it.decision == "Upheld":
-            lines.append(f"   documentation that would have changed it (engine re-run on {it.counterfactual_runs} modified cases):")
+            lines.append(f"   documentation that would have changed it (engine re-run on {plural(it.counterfactual_runs, 'modified case')}):")
             if not it.counterfactuals:
                 lines.append(f"     none found: documenting up to {it.counterfactual_max} of the facts the record leaves out does not change the decision")
             for c in it.counterfactuals:
@@ -363,8 +355,13 @@ def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
 def cmd_explain(args) -> int:
     from .api import Engine
     from .cases import load_case
+    from .diagnostics import Diagnostic, InputError
 
     case = load_case(args.case)
+    known = [item.id for item in case.requested_items]
+    unknown = [i for i in args.item or [] if i not in known]
+    if unknown:  # else the trace would be silently empty
+        raise InputError([Diagnostic(args.case, 1, 1, "E005", f"unknown item '{i}' (items: {', '.join(known)})") for i in unknown])
     engine = Engine(args.rules)
     items = explain_case(engine, case, counterfactuals=not args.no_counterfactuals, max_size=args.max_size)
     if args.item:

@@ -164,8 +164,10 @@ def cmd_generate(args) -> int:
 
 
 def register(sub) -> None:
+    from .cli import positive_int
+
     p = sub.add_parser("generate", help="write seeded, realistic generated cases as JSON Lines (batch input)")
-    p.add_argument("--cases", dest="count", type=int, default=1000, help="number of cases (default 1000)")
+    p.add_argument("--cases", dest="count", type=positive_int, default=1000, help="number of cases (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same cases")
     p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
     p.add_argument("--rules", help="rules folder")

@@ -3,7 +3,9 @@
 `cases/golden/<case file name>.txt` holds the text `imr decide` printed when an analyst last
 accepted it. A plain `imr test` compares the current text with it (only where a golden file
 exists) and shows a unified diff on a mismatch; `imr test --update-golden` rewrites the golden
-files of every case with an `expected:` block. A rationale edit then shows up as a reviewable diff.
+files that exist, and creates one only for a case file named on the command line (a folder never
+creates any: golden text is kept for the few letters an analyst chose, not for the whole corpus).
+A rationale edit then shows up as a reviewable diff.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ def compare(case_path: Path, determination) -> list[str] | None:
     return list(difflib.unified_diff(want.splitlines(), got.splitlines(), str(path), "current output", lineterm="", n=1))
 
 
-def update(case_path: Path, determination) -> bool:
-    """Write the golden file; True when it changed."""
+def update(case_path: Path, determination, create: bool = False) -> str | None:
+    """Rewrite the golden file if it exists (or write it when `create`): "rewritten" or "created"
+    when the file changed, None when it was current or is not kept."""
     path = golden_path(case_path)
     text = letter(determination)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
+    exists = path.is_file()
+    if (exists and path.read_text(encoding="utf-8") == text) or not (exists or create):
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return True
+    return "rewritten" if exists else "created"

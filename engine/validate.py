@@ -373,7 +373,7 @@ def validate_paths(paths) -> tuple[int, int, list[Diagnostic]]:
     """Rules folders, pack files and case files (or folders of them) in one run: (rules, cases, problems)."""
     from pathlib import Path
 
-    from .cases import case_files
+    from .cases import case_files, missing_path
     from .loader import DEFAULT_RULES
     from .vocabulary import load_vocabulary
 
@@ -382,7 +382,7 @@ def validate_paths(paths) -> tuple[int, int, list[Diagnostic]]:
     case_paths = []
     for path in map(Path, paths):
         if not path.exists():
-            problems.append(Diagnostic(str(path), 1, 1, "E000", "no such file or folder"))
+            problems.append(missing_path(path))
         elif _is_rules_folder(path):
             n, found = check_rules_folder(path)
             rules += n

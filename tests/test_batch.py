@@ -77,7 +77,7 @@ def test_batch_command_exit_codes_and_summary(tmp_path, capsys):
     assert main(["batch", str(path), "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["items"][0]["item_id"] == "pt"
-    assert captured.err.startswith("batch: 1 cases decided (1 items), 0 bad lines")
+    assert captured.err.startswith("batch: 1 case decided (1 item), 0 bad lines")
     assert main(["batch", str(tmp_path / "missing.jsonl")]) == 2
 
 

@@ -84,7 +84,7 @@ def test_cli_with_a_git_revision(tmp_path, capsys):
     seed = ROOT / "cases" / "002_flare_up_with_functional_improvement.yaml"
     assert main(["diff", "--repo", str(repo), "--base", "HEAD", str(seed)]) == 0
     out = capsys.readouterr().out
-    assert "pt-neck: Overturned -> Upheld" in out and "1 cases, 1 items; 1 changed" in out
+    assert "pt-neck: Overturned -> Upheld" in out and "1 case, 1 item; 1 changed" in out
 
 
 def test_unknown_revision_is_bad_input(tmp_path, capsys):

@@ -148,4 +148,4 @@ def test_golden_rationale_is_written_then_compared(tmp_path, capsys):
     capsys.readouterr()
     assert main(["test", str(case)]) == 1
     out = capsys.readouterr().out
-    assert "GOLDEN" in out and "-" in out and "1 golden texts differ" in out
+    assert "GOLDEN" in out and "-" in out and "1 golden text differs" in out
