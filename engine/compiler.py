@@ -9,7 +9,8 @@ the ruleset that reads them. Each ruleset holds, in this order of firing:
   2. criterion rules - each guideline rule, split by Kleene logic into met / not met / not
                       documented alternatives: `finding {item, rule, status, rank}`
   3. govern rules   - gated by the `govern` phase fact: the addressed pack with the best rank,
-                      and no better one, `governs` the item (Medical Evidence Search Sequence)
+                      and no better one, `governs` the item (Medical Evidence Search Sequence);
+                      findings of packs that did not address the item are withdrawn
   4. decision rules - gated by the `decide` phase fact: aggregate the governing tier's findings
                       into Upheld / Overturned / No rule applies / Not covered
 
