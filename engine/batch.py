@@ -91,10 +91,13 @@ def decide_lines(engine, lines, label: str, workers: int = 1):
     # objects alive now (the compiled engine) move to a permanent generation: the workers' garbage
     # collections then never touch them, so their pages stay shared with the parent after fork
     gc.freeze()
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers) as pool:
-        for results in pool.imap(_decide_chunk, _chunks(lines, CHUNK), chunksize=1):
-            yield from results
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers) as pool:
+            for results in pool.imap(_decide_chunk, _chunks(lines, CHUNK), chunksize=1):
+                yield from results
+    finally:
+        gc.unfreeze()  # the parent collects as usual again
 
 
 def _read_lines(path: Path):

@@ -30,7 +30,7 @@ from .diagnostics import Diagnostic, InputError
 from .facts import ENTITY_ORDER, ITEM_ENTITIES, always_present, date_number, mirror
 from .kleene import Test, _and, outcomes, possible
 from .rule_model import ANY_TOPIC, AppliesTo, Pack
-from .validate import ParsedRule, RuleBase
+from .validate import RuleBase
 
 MAX_RULES_PER_RULESET = 400  # measured: error 303 at 483-512 rules, a hang at 513+
 MAX_EXPRESSIONS_PER_RULE = 30  # engine error 113 at 32 expressions per join sequence
@@ -88,8 +88,6 @@ def _test_expression(test: Test) -> tuple[str, dict]:
         return entity, {"$ex": {fld: 1}}
     if op == "absent":
         return entity, {"$nex": {fld: 1}}
-    if op == "any_of":
-        raise ValueError(f"{entity}.{fld}: a value list must be replaced by its membership indicator first")
     if isinstance(value, RefOperand):
         other = value.ref
         if ENTITY_ORDER.index(other.entity) > ENTITY_ORDER.index(entity):
@@ -158,7 +156,8 @@ def patterns_for(conj, required=("item",)) -> list[dict]:
     by_entity: dict[str, list[dict]] = {e: [] for e in required}
     if "item" in required:
         conj = [_onto_item(t) for t in conj]
-        if any(isinstance(t.value, RefOperand) and t.value.ref.entity == "request" for t in conj):
+        # a comparison with another fact stays on the request (either side): keep its pattern
+        if any(t.entity == "request" or (isinstance(t.value, RefOperand) and t.value.ref.entity == "request") for t in conj):
             by_entity.setdefault("request", [])
     for test in sorted(conj, key=lambda t: (t.entity, t.field, t.op, repr(t.value))):
         entity, expression = _test_expression(test)
@@ -232,7 +231,7 @@ def compile_rules(base: RuleBase) -> CompiledRules:
 
     # 3 and 4. search sequence and decision aggregation, in every ruleset (and a fallback one)
     for spec in rulesets.values():
-        _add_sequence_and_decisions(spec, base.packs)
+        _add_sequence_and_decisions(spec)
         if len(spec.definition) > MAX_RULES_PER_RULESET:
             problems.append(Diagnostic(str(base.files.root), 1, 1, "K001",
                 f"topic '{spec.topic}' compiles to {len(spec.definition)} engine rules; the limit is {MAX_RULES_PER_RULESET}: split the topic"))
@@ -270,7 +269,7 @@ def _finding(alias: str, status: str | None = None) -> dict:
     return {alias: {"$and": terms}}
 
 
-def _add_sequence_and_decisions(spec: RulesetSpec, packs: list[Pack]) -> None:
+def _add_sequence_and_decisions(spec: RulesetSpec) -> None:
     governs = {"governs": {"$and": [{"t": "governs"}]}}
     spec.add("govern", [
         _phase("govern"),

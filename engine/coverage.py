@@ -13,6 +13,8 @@ from pathlib import Path
 
 from .api import Engine
 from .cases import case_files, load_case
+from .compiler import scope_tests
+from .explain import _facts_of as facts_of, _test_holds as test_holds
 
 
 @dataclass
@@ -61,6 +63,11 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
         addressed = {(f.bindings["item"]["id"], f.spec.pack) for log in logs.values() for f in log.fired if f.spec.kind == "address"}
         determination = engine.aggregator.determination(case, facts, logs)
         label = f"{path.name}:{case.case_id}"
+
+        def in_scope(parsed, item_id, facts=facts) -> bool:
+            env, _ = facts_of(facts, item_id)
+            return all(test_holds(t, env) for t in scope_tests(parsed.scope))
+
         for _, pack in addressed:
             packs_addressed.setdefault(pack, set()).add(label)
         for item in determination.items:
@@ -71,8 +78,9 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
                 fired.add(outcome.rule)
                 (rules[outcome.rule].met if outcome.status == "met" else rules[outcome.rule].not_met).add(label)
             for rule_id, parsed in fixed.items():
-                if rule_id not in fired and (item.item_id, parsed.pack.pack) in addressed:
-                    # a fixed-outcome rule that did not fire for an item its pack addressed: its condition was false
+                if rule_id not in fired and (item.item_id, parsed.pack.pack) in addressed and in_scope(parsed, item.item_id):
+                    # a fixed-outcome rule that did not fire for an item of its scope that its pack
+                    # addressed: its condition was false
                     target = rules[rule_id].not_met if parsed.rule.outcome == "met" else rules[rule_id].met
                     target.add(label)
     return CorpusCoverage(rules=rules, cases=n_cases, items=n_items, decisions=decisions, addressed=packs_addressed)

@@ -170,8 +170,9 @@ def _facts_of(facts, item_id: str) -> tuple[dict, list[dict]]:
 def _findings(fired) -> list[dict]:
     """The finding facts the item's criterion rules asserted (as rete.py derives them)."""
     out, seen = [], set()
+    addressed = {f.spec.pack for f in fired if f.spec.kind == "address"}
     for f in fired:
-        if f.spec.kind != "criterion":
+        if f.spec.kind != "criterion" or f.spec.pack not in addressed:  # withdrawn (compiler: `withdraw`)
             continue
         fact = {"rule": f.spec.rule_id, "status": f.spec.status, "pack": f.spec.pack, "subject": finding_subject(f.bindings)}
         if f.spec.label:
@@ -183,7 +184,7 @@ def _findings(fired) -> list[dict]:
     return out
 
 
-def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict]) -> list[RuleTrace]:
+def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict], addressed: bool = True) -> list[RuleTrace]:
     """The display evaluation of one rule for one item: one trace per binding of its multi-facts."""
     from .cli import plural
     from .compiler import edition_tests, scope_tests
@@ -199,6 +200,8 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict])
         return [blank("no: outside its scope (" + ", ".join(f"item.{t.field} {'in' if t.op == 'any_of' else t.op} {list(t.value) if t.op == 'any_of' else t.value}" for t in failed_scope) + ")")]
     if not all(_test_holds(t, env) for t in edition_tests(parsed.pack)):
         return [blank(f"no: edition {parsed.pack.effective.from_}..{parsed.pack.effective.to or ''} not in force on the request date")]
+    if not addressed:
+        return [blank(f"no: its pack ({parsed.pack.pack}) does not address the item, so its findings are withdrawn")]
     entities = parsed.entities
     missing = sorted(e for e in entities if e not in MULTI and e not in env)
     if missing:
@@ -260,9 +263,10 @@ def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) 
         mine = split[id(log)].get(item.item_id, [])
         env, ingredients = _facts_of(facts, item.item_id)
         findings = _findings(mine)
+        addressed = {f.spec.pack: f.spec.rank for f in mine if f.spec.kind == "address"}
         fired_status: dict[tuple, list[str]] = {}
         for f in mine:
-            if f.spec.kind == "criterion":
+            if f.spec.kind == "criterion" and f.spec.pack in addressed:
                 fired_status.setdefault((f.spec.rule_id, finding_subject(f.bindings)), [])
                 if f.spec.status not in fired_status[(f.spec.rule_id, finding_subject(f.bindings))]:
                     fired_status[(f.spec.rule_id, finding_subject(f.bindings))].append(f.spec.status)
@@ -270,10 +274,9 @@ def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) 
         for parsed in engine.base.rules:
             if not parsed.pack.compiles_into(topics[item.item_id]):
                 continue
-            for trace in trace_rule(parsed, env, ingredients, findings):
+            for trace in trace_rule(parsed, env, ingredients, findings, parsed.pack.pack in addressed):
                 trace.fired = sorted(fired_status.get((parsed.rule.id, trace.subject), []))
                 rules.append(trace)
-        addressed = {f.spec.pack: f.spec.rank for f in mine if f.spec.kind == "address"}
         governing = {f.bindings["addressed"]["pack"] for f in mine if f.spec.kind == "govern"}
         sequence = []
         if profile:
@@ -342,7 +345,9 @@ def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
         if skipped:
             lines.append(f"     ({plural(skipped, 'rule')} of the topic {'is' if skipped == 1 else 'are'} outside the item's scope; --verbose lists them)")
         lines.append("   findings derived: " + ("; ".join(f"{f['rule']}{'[' + f['subject'] + ']' if f['subject'] else ''}={f['status']}" for f in it.findings) or "none"))
-        if it.decision == "Upheld":
+        if it.decision == "Upheld" and not it.counterfactual_max:
+            lines.append("   documentation that would have changed it: not searched (--no-counterfactuals)")
+        elif it.decision == "Upheld":
             lines.append(f"   documentation that would have changed it (engine re-run on {plural(it.counterfactual_runs, 'modified case')}):")
             if not it.counterfactuals:
                 lines.append(f"     none found: documenting up to {it.counterfactual_max} of the facts the record leaves out does not change the decision")

@@ -133,7 +133,7 @@ def _derived_fact(spec: ActionSpec, bindings: dict, ranks: dict) -> dict | None:
         item = bindings["item"]["id"]
         return {"t": "addressed", "id": f"addressed/{item}/{spec.pack}", "item_id": item, "pack": spec.pack, "rank": spec.rank}
     if spec.kind == "in_force":
-        return {"t": "in_force", "id": "in_force", "period": spec.pack}
+        return {"t": "in_force", "id": "in_force"}
     if spec.kind == "govern":
         a = bindings["addressed"]
         return {"t": "governs", "id": f"governs/{a['item_id']}/{a['pack']}", "item_id": a["item_id"], "pack": a["pack"], "rank": a["rank"]}
