@@ -14,7 +14,7 @@ from pathlib import Path
 from .api import Engine
 from .cases import case_files, load_case
 from .compiler import scope_tests
-from .explain import _facts_of as facts_of, _test_holds as test_holds
+from .explain import facts_of, test_holds
 
 
 @dataclass

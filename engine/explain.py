@@ -141,7 +141,7 @@ def evaluate(node, env: dict, leaves: list[Leaf]) -> bool | None:
     return True if True in results else (None if None in results else False)
 
 
-def _test_holds(test: Test, env: dict) -> bool:
+def test_holds(test: Test, env: dict) -> bool:
     value = env.get(test.entity, {}).get(test.field)
     if test.op == "any_of":
         return value in test.value
@@ -152,7 +152,7 @@ def _test_holds(test: Test, env: dict) -> bool:
 
 # ---------------------------------------------------------------- the trace
 
-def _facts_of(facts, item_id: str) -> tuple[dict, list[dict]]:
+def facts_of(facts, item_id: str) -> tuple[dict, list[dict]]:
     """Single facts of an item by entity (case facts included) and its ingredient facts."""
     env = {f["t"]: f for f in facts.case_facts}
     ingredients = []
@@ -195,10 +195,10 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict],
     def blank(why: str) -> RuleTrace:
         return RuleTrace(rule.id, rule.title, citation, why)
 
-    failed_scope = [t for t in sorted(scope_tests(parsed.scope)) if not _test_holds(t, env)]
+    failed_scope = [t for t in sorted(scope_tests(parsed.scope)) if not test_holds(t, env)]
     if failed_scope:
         return [blank("no: outside its scope (" + ", ".join(f"item.{t.field} {'in' if t.op == 'any_of' else t.op} {list(t.value) if t.op == 'any_of' else t.value}" for t in failed_scope) + ")")]
-    if not all(_test_holds(t, env) for t in edition_tests(parsed.pack)):
+    if not all(test_holds(t, env) for t in edition_tests(parsed.pack)):
         return [blank(f"no: edition {parsed.pack.effective.from_}..{parsed.pack.effective.to or ''} not in force on the request date")]
     if not addressed:
         return [blank(f"no: its pack ({parsed.pack.pack}) does not address the item, so its findings are withdrawn")]
@@ -261,7 +261,7 @@ def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) 
         if id(log) not in split:
             split[id(log)] = _by_item(log)
         mine = split[id(log)].get(item.item_id, [])
-        env, ingredients = _facts_of(facts, item.item_id)
+        env, ingredients = facts_of(facts, item.item_id)
         findings = _findings(mine)
         addressed = {f.spec.pack: f.spec.rank for f in mine if f.spec.kind == "address"}
         fired_status: dict[tuple, list[str]] = {}
