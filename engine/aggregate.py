@@ -12,7 +12,7 @@ from jinja2 import Environment, meta
 from .case_model import Case
 from .determination import Citation, Determination, ItemDetermination, RuleOutcome
 from .facts import CaseFacts, mirror
-from .rete import Fired, SessionLog, finding_subject
+from .rete import Fired, SessionLog, addressed_packs, finding_subject
 from .templates import FactView, render
 from .validate import RuleBase
 
@@ -82,9 +82,9 @@ class Aggregator:
 
     def _outcomes(self, fired: list[Fired]) -> list[RuleOutcome]:
         seen: dict[tuple, RuleOutcome] = {}
-        addressed = {f.spec.pack for f in fired if f.spec.kind == "address"}
+        addressed = addressed_packs(fired)
         for f in fired:
-            if f.spec.kind != "criterion" or f.spec.pack not in addressed:  # withdrawn in the engine too
+            if f.spec.kind != "criterion" or f.spec.pack not in addressed:
                 continue
             subject = finding_subject(f.bindings)
             key = (f.spec.rule_id, f.spec.status, subject)

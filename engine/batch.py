@@ -38,14 +38,14 @@ def decide_line(engine, text: str, line: int, label: str) -> LineResult:
     """Validate and decide one JSON Lines record; never raises for bad input."""
     from .cases import parse_json_line
     from .rete import EngineFault
-    from .validate import _value_warnings
+    from .validate import value_warnings
 
     if len(text) > MAX_LINE_BYTES:
         return LineResult(line, problems=(str(Diagnostic(label, line, 1, "E003", f"line longer than {MAX_LINE_BYTES} bytes")),))
     try:
         case, source = parse_json_line(text, label)
     except InputError as exc:
-        return LineResult(line, problems=tuple(str(Diagnostic(d.path, line, d.col, d.code, d.message)) for d in exc.diagnostics))
+        return LineResult(line, problems=_at_line(exc.diagnostics, line))
     except (RecursionError, MemoryError) as exc:  # a pathological record inside pydantic's own parser
         return LineResult(line, problems=(str(Diagnostic(label, line, 1, "E003", f"case too large or deep: {type(exc).__name__}")),))
     try:
@@ -53,8 +53,13 @@ def decide_line(engine, text: str, line: int, label: str) -> LineResult:
     except Exception as exc:  # an engine bug: reported for this line, the batch goes on
         kind = "engine fault" if isinstance(exc, EngineFault) else "internal error"
         return LineResult(line, fault=f"{label}:{line}:1: {kind}: {type(exc).__name__}: {exc}".splitlines()[0])
-    warnings = tuple(str(Diagnostic(d.path, line, d.col, d.code, d.message)) for d in _value_warnings(source, engine.base.vocabulary))
+    warnings = _at_line(value_warnings(source, engine.base.vocabulary), line)
     return LineResult(line, output=determination.model_dump_json(), items=len(determination.items), warnings=warnings)
+
+
+def _at_line(diagnostics, line: int) -> tuple[str, ...]:
+    """Diagnostics of one record, placed at its line of the input file."""
+    return tuple(str(Diagnostic(d.path, line, d.col, d.code, d.message)) for d in diagnostics)
 
 
 _worker_engine = None  # set in the parent before the pool forks; each worker process has a copy

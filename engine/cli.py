@@ -42,13 +42,13 @@ def cmd_decide(args) -> int:
     a misspelt drug or service silently matches no rule."""
     from .cases import case_from_source
     from .render import render_json, render_text
-    from .validate import _value_warnings
+    from .validate import value_warnings
     from .yaml_source import load_file
 
     source = load_file(args.case)
     case = case_from_source(source)
     engine = _engine(args.rules)
-    for warning in _value_warnings(source, engine.base.vocabulary):
+    for warning in value_warnings(source, engine.base.vocabulary):
         print(warning, file=sys.stderr)
     determination = engine.decide(case)
     text = render_json(determination) if args.format == "json" else render_text(determination)

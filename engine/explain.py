@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from .conditions import And, Compare, Documented, Not, Or, RefOperand
 from .facts import MIRRORS, date_number
 from .kleene import Test
-from .rete import finding_subject
+from .rete import addressed_packs, finding_subject
 
 STATUS_OF = {True: "met", False: "not_met", None: "not_documented"}
 MULTI = ("ingredient", "finding")  # entities with several facts per item
@@ -170,9 +170,9 @@ def facts_of(facts, item_id: str) -> tuple[dict, list[dict]]:
 def _findings(fired) -> list[dict]:
     """The finding facts the item's criterion rules asserted (as rete.py derives them)."""
     out, seen = [], set()
-    addressed = {f.spec.pack for f in fired if f.spec.kind == "address"}
+    addressed = addressed_packs(fired)
     for f in fired:
-        if f.spec.kind != "criterion" or f.spec.pack not in addressed:  # withdrawn (compiler: `withdraw`)
+        if f.spec.kind != "criterion" or f.spec.pack not in addressed:
             continue
         fact = {"rule": f.spec.rule_id, "status": f.spec.status, "pack": f.spec.pack, "subject": finding_subject(f.bindings)}
         if f.spec.label:

@@ -150,6 +150,12 @@ def _derived_fact(spec: ActionSpec, bindings: dict, ranks: dict) -> dict | None:
     return None
 
 
+def addressed_packs(fired: list[Fired]) -> set[str]:
+    """Packs that addressed the item: the `withdraw` rule retracts the other packs' findings, so
+    the trace's record of their criterion rules firing is not part of the decision."""
+    return {f.spec.pack for f in fired if f.spec.kind == "address"}
+
+
 def finding_subject(bindings: dict) -> str:
     """What a finding is about within its item: an ingredient, or the subject of the finding it chains on."""
     if "ingredient" in bindings:

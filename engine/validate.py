@@ -299,7 +299,7 @@ def check_pack_file(path) -> tuple[int, list[Diagnostic]]:
     return count, [p for p in problems if p.path == mine or mine in p.message]
 
 
-def _value_warnings(source, vocab) -> list[Diagnostic]:
+def value_warnings(source, vocab) -> list[Diagnostic]:
     """Values a case may give but no rule can know (like a JSON Schema enum, from the vocabulary)."""
     data = source.data if isinstance(source.data, dict) else {}
     out = []
@@ -365,7 +365,7 @@ def check_case_file(path, vocab=None) -> list[Diagnostic]:
         # the model's own (unpositioned) report of the same mistake gives way to the positioned one
         problems.extend(d for d in exc.diagnostics if not (problems and "expected names items" in d.message))
     if vocab is not None:
-        problems.extend(_value_warnings(source, vocab))
+        problems.extend(value_warnings(source, vocab))
     return problems
 
 
