@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.api import Engine
-from engine.case_model import Case
+from engine.decide.pipeline import Engine
+from engine.model.case import Case
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"

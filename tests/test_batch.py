@@ -7,10 +7,10 @@ import json
 import subprocess
 import sys
 
-from engine.batch import run_batch
-from engine.bench import bench
-from engine.cli import main
-from engine.generator import generate_lines
+from engine.ops.batch import run_batch
+from engine.ops.bench import bench
+from engine.cli.main import main
+from engine.ops.generator import generate_lines
 
 from .conftest import ROOT
 
@@ -20,7 +20,7 @@ def test_generator_is_seeded_and_its_cases_are_valid(engine):
     lines = generate_lines(vocab, 50, seed=7)
     assert lines == generate_lines(vocab, 50, seed=7)
     assert lines != generate_lines(vocab, 50, seed=8)
-    from engine.cases import case_from_json_line
+    from engine.load.cases import case_from_json_line
 
     kinds = {item.type for n, line in enumerate(lines) for item in case_from_json_line(line, f"gen:{n}").requested_items}
     assert kinds == {"therapy", "medication", "procedure"}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.cases import case_files, load_case
+from engine.load.cases import case_files, load_case
 
 from .conftest import CASES
 

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from engine.cli import main
-from engine.diff import Impact, ItemChange
+from engine.cli.main import main
+from engine.tools.diff import Impact, ItemChange
 
 from .conftest import CASES, SEED
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.conditions import And, Compare, ConditionError, Documented, Not, Or, Ref, check, parse
-from engine.kleene import outcomes
+from engine.language.conditions import And, Compare, ConditionError, Documented, Not, Or, Ref, check, parse
+from engine.language.kleene import outcomes
 
 FIELDS = {"a": {"x": "number", "y": "number", "b": "bool", "s": "text"}}
 

@@ -1,6 +1,6 @@
 """Coverage counts: a scope-only pack (no rules) is exercised by the cases whose items it addressed."""
 
-from engine.coverage import corpus_coverage
+from engine.tools.coverage import corpus_coverage
 
 from .conftest import CASES
 
@@ -12,6 +12,6 @@ def test_scope_only_pack_counts_the_cases_it_addressed(engine):
 
 
 def _case_id(number: int) -> str:
-    from engine.cases import load_case
+    from engine.load.cases import load_case
 
     return load_case(next(CASES.glob(f"{number}_*.yaml"))).case_id

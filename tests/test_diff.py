@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.api import Engine
-from engine.cases import case_files, load_case
-from engine.cli import main
-from engine.diff import governing_rules, impact
+from engine.decide.pipeline import Engine
+from engine.load.cases import case_files, load_case
+from engine.cli.main import main
+from engine.tools.diff import governing_rules, impact
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "guideline_rules"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.cli import main
-from engine.docs import render
+from engine.cli.main import main
+from engine.tools.docs import render
 
 
 def test_every_pack_and_rule_appears_with_its_citation(engine):

@@ -13,7 +13,7 @@ import datetime as dt
 
 import pytest
 
-from engine.case_model import Case
+from engine.model.case import Case
 
 from .conftest import CASES, case_data
 
@@ -133,7 +133,7 @@ def _pack(**changes) -> dict:
 def test_a_pack_needs_rules_or_an_explicit_scope_only_flag():
     from pydantic import ValidationError
 
-    from engine.rule_model import Pack
+    from engine.model.rules import Pack
 
     assert Pack.model_validate(_pack()).rules == []
     with pytest.raises(ValidationError, match="scope_only"):

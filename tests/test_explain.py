@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.case_model import Case
-from engine.cases import case_files, load_case
-from engine.cli import main
-from engine.counterfactual import _apply
-from engine.explain import explain_case
+from engine.model.case import Case
+from engine.load.cases import case_files, load_case
+from engine.cli.main import main
+from engine.tools.counterfactual import _apply
+from engine.tools.explain import explain_case
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "cases" / "000_seed_b27565c25da42ea0.yaml"
@@ -58,7 +58,7 @@ def test_seed_lumbar_counterfactuals_are_smallest_and_real(engine, seed_lumbar):
         assert found["decision"] != "Upheld"
         for change in found["set"]:  # only facts the record left undocumented are documented
             assert "[" in change["path"] or "." in change["path"]
-        from engine.counterfactual import Change
+        from engine.tools.counterfactual import Change
 
         changes = [Change(_path(c["path"]), c["value"]) for c in found["set"]]
         redecided = engine.decide(Case.model_validate(_apply(data, changes)))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cli import main
+from engine.cli.main import main
 
 from .conftest import ROOT, SEED
 
@@ -135,7 +135,7 @@ def test_hostile_lines_in_a_separate_process_end_in_bounded_time_and_memory(tmp_
     limit = 1_500_000_000  # bytes of address space: a runaway allocation fails instead of swapping
     child = subprocess.run(
         [sys.executable, "-c", f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}));"
-         "from engine.cli import main; raise SystemExit(main())", "batch", str(path), "--no-progress"],
+         "from engine.cli.main import main; raise SystemExit(main())", "batch", str(path), "--no-progress"],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert child.returncode == 2, child.stderr
     assert child.stdout == ""
@@ -180,8 +180,8 @@ def _pack(root):
 
 @pytest.mark.parametrize("where,text", INJECTIONS)
 def test_rule_text_cannot_run_code(rules_copy, capsys, where, text):
-    from engine.diagnostics import InputError
-    from engine.validate import load_rule_base
+    from engine.model.diagnostics import InputError
+    from engine.checks.rulebase import load_rule_base
 
     pack = _pack(rules_copy)
     original = pack.read_text()

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.case_model import Case
-from engine.generator import CaseGenerator
+from engine.model.case import Case
+from engine.ops.generator import CaseGenerator
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 seeds = st.integers(min_value=0, max_value=2**32 - 1)

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from engine.api import Engine
-from engine.cases import load_case
+from engine.decide.pipeline import Engine
+from engine.load.cases import load_case
 
 from .conftest import CASES, ROOT
 

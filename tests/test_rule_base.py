@@ -2,10 +2,10 @@
 
 import pytest
 
-from engine.compiler import MAX_RULES_PER_RULESET, compile_rules
-from engine.diagnostics import InputError
-from engine.cases import load_case
-from engine.validate import load_rule_base
+from engine.durable.compile import MAX_RULES_PER_RULESET, compile_rules
+from engine.model.diagnostics import InputError
+from engine.load.cases import load_case
+from engine.checks.rulebase import load_rule_base
 
 from .conftest import SEED
 
@@ -30,7 +30,7 @@ def test_rules_built_on_unverified_numbers_say_so(engine):
 
 
 def test_oversized_topic_is_refused_with_a_message(engine, monkeypatch):
-    monkeypatch.setattr("engine.compiler.MAX_RULES_PER_RULESET", 5)
+    monkeypatch.setattr("engine.durable.compile.MAX_RULES_PER_RULESET", 5)
     with pytest.raises(InputError) as info:
         compile_rules(engine.base)
     assert "K001" in str(info.value) and "split the topic" in str(info.value)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.cli import main
-from engine.schema import SCHEMA_DIR, render, stale
+from engine.cli.main import main
+from engine.tools.schema import SCHEMA_DIR, render, stale
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """The seed determination (../shared/seeds/000_b27565c25da42ea0.txt) comes out of the rules."""
 
-from engine.cases import load_case
+from engine.load.cases import load_case
 
 from .conftest import SEED
 

@@ -5,7 +5,7 @@ must not grow memory. (`imr soak --cases 100000` runs the long version and print
 import gc
 import resource
 
-from engine.cases import load_case
+from engine.load.cases import load_case
 
 from .conftest import SEED
 

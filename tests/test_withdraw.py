@@ -6,8 +6,8 @@ import shutil
 
 import yaml
 
-from engine.api import Engine
-from engine.cases import case_from_json_line
+from engine.decide.pipeline import Engine
+from engine.load.cases import case_from_json_line
 
 from .conftest import ROOT
 

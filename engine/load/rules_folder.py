@@ -1,0 +1,137 @@
+"""Load step: read rule packs, jurisdiction profiles and the vocabulary from a rules folder.
+
+Layout of a rules folder (guideline_rules/ by default):
+    packs/*.yaml        one guideline document (or topic of it) in one edition
+    profiles/*.yaml     a jurisdiction's search sequence (which guideline governs, in what order)
+    vocabulary/*.yaml   diagnosis groups, drugs, services, procedures
+
+Loading checks the schema of every file and collects every problem before raising, so one run
+shows them all. Meaning checks (conditions, templates, dates) are validate.py's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from engine.model.diagnostics import Diagnostic, InputError
+from engine.load.positions import validation_diagnostics
+from engine.model.rules import Pack, Profile, Rule
+from engine.model.vocabulary import Vocabulary, load_vocabulary
+from engine.load.yaml_source import Source, load_file
+
+from engine.load.paths import DEFAULT_RULES  # noqa: E402 (the one definition)
+
+
+@dataclass
+class LoadedPack:
+    pack: Pack
+    source: Source
+    rule_index: list[int] | None = None
+    """Position in the file of each rule kept, when rules with schema errors were left out (validate)."""
+
+    def index(self, i: int) -> int:
+        return self.rule_index[i] if self.rule_index is not None else i
+
+
+@dataclass
+class RuleFiles:
+    root: Path
+    packs: list[LoadedPack]
+    profiles: dict[str, Profile]
+    vocabulary: Vocabulary
+    digest: str = ""
+    profile_sources: dict[str, Source] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)
+    """Only for a lenient load: what could not be loaded."""
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.yaml") if p.is_file()) if folder.is_dir() else []
+
+
+def _salvage(source: Source) -> LoadedPack | None:
+    """A pack with schema errors, minus its invalid rules, so meaning checks still run on the rest."""
+    data = source.data
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        return None
+    keep = []
+    for i, rule in enumerate(data["rules"]):
+        try:
+            Rule.model_validate(rule)
+            keep.append(i)
+        except ValidationError:
+            continue
+    if not keep:
+        return None
+    try:
+        pack = Pack.model_validate({**data, "rules": [data["rules"][i] for i in keep]})
+    except ValidationError:
+        return None
+    return LoadedPack(pack, source, keep)
+
+
+def load_rule_files(root: str | Path | None = None, lenient: bool = False, replace: dict | None = None) -> RuleFiles:
+    """Load a rules folder. `lenient` (for `imr validate`): return what loaded plus `problems`
+    instead of raising, keeping a pack's valid rules; `replace` maps a pack file name to another
+    file to read in its place (validating one edited pack against the rest of the folder)."""
+    root = Path(root) if root is not None else DEFAULT_RULES
+    replace = replace or {}
+    problems: list[Diagnostic] = []
+    if not (root / "packs").is_dir():
+        raise InputError([Diagnostic(str(root), 1, 1, "L001", "not a rules folder: no packs/ inside")])
+    digest = hashlib.sha256()
+    # a lenient load (validate) of a folder holding only packs/ borrows the project's vocabulary and profiles
+    vocab_root = root if (root / "vocabulary").is_dir() or not lenient else DEFAULT_RULES
+    profile_root = root if (root / "profiles").is_dir() or not lenient else DEFAULT_RULES
+    try:
+        vocabulary = load_vocabulary(vocab_root / "vocabulary")
+    except InputError as exc:
+        problems.extend(exc.diagnostics)
+        vocabulary = None
+
+    packs: list[LoadedPack] = []
+    pack_files = {p.name: p for p in _yaml_files(root / "packs")}
+    pack_files.update({name: Path(other) for name, other in replace.items()})
+    for _, path in sorted(pack_files.items()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        try:
+            source = load_file(path)
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        try:
+            packs.append(LoadedPack(Pack.model_validate(source.data), source))
+        except ValidationError as exc:
+            problems.extend(validation_diagnostics(exc, source, "R001"))
+            if lenient and (salvaged := _salvage(source)) is not None:
+                packs.append(salvaged)
+
+    profiles: dict[str, Profile] = {}
+    profile_sources: dict[str, Source] = {}
+    for path in _yaml_files(profile_root / "profiles"):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        try:
+            source = load_file(path)
+            profile = Profile.model_validate(source.data)
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        except ValidationError as exc:
+            problems.extend(validation_diagnostics(exc, source, "P001"))
+            continue
+        if profile.jurisdiction in profiles:
+            problems.append(source.diagnostic(("jurisdiction",), "P002", f"a second profile for jurisdiction {profile.jurisdiction}"))
+        profiles[profile.jurisdiction] = profile
+        profile_sources[profile.jurisdiction] = source
+    if not profiles:
+        problems.append(Diagnostic(str(profile_root / "profiles"), 1, 1, "P003", "no jurisdiction profile found"))
+    for vocab_file in _yaml_files(vocab_root / "vocabulary"):
+        digest.update(vocab_file.name.encode() + b"\0" + vocab_file.read_bytes())
+    if problems and not lenient:
+        raise InputError(problems)
+    return RuleFiles(root=root, packs=packs, profiles=profiles, vocabulary=vocabulary,
+                     digest=digest.hexdigest()[:16], profile_sources=profile_sources, problems=problems)

@@ -1,0 +1,285 @@
+"""The case model: what a reviewer knows about one treatment request, as pydantic v2 models.
+
+Strict and closed (unknown fields are errors). Every clinical fact the record can be silent about
+is tri-state: `true` (documented yes), `false` (documented no), or `not documented` (also the
+default when the field is left out). Numbers and dates the record may omit take the same
+`not documented` value. Nothing here decides anything; `facts.py` turns a Case into facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NOT_DOCUMENTED = "not documented"
+ND = Literal["not documented"]
+
+Tri = Union[bool, ND]
+"""Documented yes (true), documented no (false), or not documented."""
+
+Count = Union[Annotated[int, Field(ge=0, le=10_000)], ND]
+MaybeDate = Union[dt.date, ND]
+Decision = Literal["Upheld", "Overturned", "No rule applies", "Not covered"]
+
+Region = Literal[
+    "cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist_hand", "hip", "knee",
+    "ankle_foot", "multiple", "other",
+]
+ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+MIN_DATE = dt.date(1980, 1, 1)
+MAX_DATE = dt.date(2100, 12, 31)
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_date(value):
+    if isinstance(value, dt.date) and not (MIN_DATE <= value <= MAX_DATE):
+        raise ValueError(f"date {value} outside {MIN_DATE}..{MAX_DATE}")
+    return value
+
+
+class InjuredWorker(Closed):
+    age: Union[Annotated[int, Field(ge=14, le=110)], ND] = NOT_DOCUMENTED
+    sex: Literal["female", "male", "not documented"] = NOT_DOCUMENTED
+    date_of_injury: MaybeDate = NOT_DOCUMENTED
+
+    _dates = field_validator("date_of_injury")(_check_date)
+
+
+class Diagnosis(Closed):
+    code: Annotated[str, Field(min_length=3, max_length=8)]
+    text: Name
+
+    @field_validator("code")
+    @classmethod
+    def _real_icd10(cls, code: str) -> str:
+        from engine.model.icd10 import normalise_icd10
+
+        return normalise_icd10(code)
+
+
+class Surgery(Closed):
+    procedure: Key
+    """A key of guideline_rules/vocabulary/procedures.yaml (for example lumbar_discectomy)."""
+    description: Name | None = None
+    region: Region
+    date: MaybeDate = NOT_DOCUMENTED
+
+    _dates = field_validator("date")(_check_date)
+
+
+class TreatmentHistory(Closed):
+    """Prior treatment of one modality in one region (or one medication trial)."""
+
+    service: Key
+    region: Region = "other"
+    visits_completed: Count = NOT_DOCUMENTED
+    last_visit: MaybeDate = NOT_DOCUMENTED
+    functional_improvement: Tri = NOT_DOCUMENTED
+    """Functional improvement (8 CCR 9792.20) from this treatment, documented at visits."""
+    home_exercise_program: Tri = NOT_DOCUMENTED
+    pain_relief_percent: Union[Annotated[int, Field(ge=0, le=100)], ND] = NOT_DOCUMENTED
+    relief_weeks: Union[Annotated[float, Field(ge=0, le=520)], ND] = NOT_DOCUMENTED
+    medication_reduced: Tri = NOT_DOCUMENTED
+    visits_past_year: Count = NOT_DOCUMENTED
+    """Of visits_completed (for an injection: blocks), those in the 12 months before the request (ESI: 4 blocks per region per year)."""
+
+    _dates = field_validator("last_visit")(_check_date)
+
+
+class ClinicalFindings(Closed):
+    pain_score: Union[Annotated[float, Field(ge=0, le=10)], ND] = NOT_DOCUMENTED
+    acute_flare_up: Tri = NOT_DOCUMENTED
+    new_injury: Tri = NOT_DOCUMENTED
+    red_flags: Tri = NOT_DOCUMENTED
+    neurological_change: Tri = NOT_DOCUMENTED
+    radiculopathy_on_exam: Tri = NOT_DOCUMENTED
+    imaging_corroborates_radiculopathy: Tri = NOT_DOCUMENTED
+    conservative_care_unresponsive: Tri = NOT_DOCUMENTED
+    """Initially unresponsive to conservative treatment (exercise, physical methods, NSAIDs, muscle relaxants): ESI, CPMTG p. 46."""
+    functional_baseline_and_goals: Tri = NOT_DOCUMENTED
+    functional_status: Name | ND = NOT_DOCUMENTED
+    work_status: Literal["full duty", "modified duty", "off work", "not documented"] = NOT_DOCUMENTED
+    gi_risk_factors: Tri = NOT_DOCUMENTED
+    aberrant_behaviour: Tri = NOT_DOCUMENTED
+    gi_bleed_history: Tri = NOT_DOCUMENTED
+    """History of peptic ulcer, GI bleeding or perforation (an NSAID GI risk factor, CPMTG p. 68)."""
+    pain_management_consult: Tri = NOT_DOCUMENTED
+    """A pain management consultation for the opioid regimen (CPMTG p. 86, above 120 mg MED)."""
+    opioid_risk_level: Literal["low", "moderate", "high", "not documented"] = NOT_DOCUMENTED
+    """Risk of opioid misuse as stratified by the treating physician (ODG urine drug testing)."""
+    active_therapy_concurrent: Tri = NOT_DOCUMENTED
+    """An active exercise or therapy program (supervised or home) runs alongside the request (massage, TENS as adjuncts)."""
+    reduced_weight_bearing_indicated: Tri = NOT_DOCUMENTED
+    """Reduced weight bearing is desirable (e.g. extreme obesity): the indication for aquatic therapy (CPMTG p. 22)."""
+    therapy_plateau: Tri = NOT_DOCUMENTED
+    """Progress in adequate physical or occupational therapy has plateaued (work conditioning, CPMTG p. 125)."""
+    surgical_candidate: Tri = NOT_DOCUMENTED
+    """The worker is a candidate for surgery or other clearly warranted treatment (programs, CPMTG pp. 32, 125)."""
+    return_to_work_goal: Tri = NOT_DOCUMENTED
+    """A defined return-to-work goal agreed by employer and employee (work conditioning, CPMTG p. 125)."""
+    job_physical_demand: Literal["sedentary", "light", "medium", "heavy", "very heavy", "not documented"] = NOT_DOCUMENTED
+    """Physical demand level of the job the worker is to return to."""
+    conservative_care_failed: Tri = NOT_DOCUMENTED
+    """Previous methods of treating the chronic pain failed and no other option is likely to help (FRP, CPMTG p. 32)."""
+    significant_functional_loss: Tri = NOT_DOCUMENTED
+    """Significant loss of the ability to function independently from the chronic pain (FRP, CPMTG p. 32)."""
+    motivated_to_change: Tri = NOT_DOCUMENTED
+    """Motivation to change, including willingness to forgo secondary gains (FRP, CPMTG p. 32)."""
+    negative_predictors_addressed: Tri = NOT_DOCUMENTED
+    """Negative predictors of success have been addressed (FRP, CPMTG p. 32)."""
+    delayed_recovery_risk: Tri = NOT_DOCUMENTED
+    """Screening found risk factors for delayed recovery, such as fear-avoidance beliefs (CBT, CPMTG p. 23)."""
+    cbt_program: Tri = NOT_DOCUMENTED
+    """A cognitive behavioural therapy program is in place or requested with it (biofeedback, CPMTG p. 25)."""
+
+
+class Medication(Closed):
+    """A medication the worker takes or has tried (not a requested item)."""
+
+    name: Name
+    drug: Key | None = None
+    """Vocabulary key of the drug (guideline_rules/vocabulary/drugs.yaml); defaults to `name`."""
+    dose: Name | ND = NOT_DOCUMENTED
+    since: MaybeDate = NOT_DOCUMENTED
+    status: Literal["current", "past"] = "current"
+    outcome: Literal["effective", "failed", "not tolerated", "not documented"] = NOT_DOCUMENTED
+    functional_improvement: Tri = NOT_DOCUMENTED
+    """Functional improvement attributable to this medication, documented at visits."""
+    daily_dose_mg: Union[Annotated[float, Field(gt=0, le=10_000)], ND] = NOT_DOCUMENTED
+    pain_relief_percent: Union[Annotated[int, Field(ge=0, le=100)], ND] = NOT_DOCUMENTED
+    """Pain reduction attributed to this medication (analgesia; AED response of 30 % or more)."""
+    adverse_effects: Tri = NOT_DOCUMENTED
+    """Side effects assessed: true when present, false when documented absent (the third of the 4 A's)."""
+
+    _dates = field_validator("since")(_check_date)
+
+
+class Ingredient(Closed):
+    drug: Key
+    strength: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*(%|mg|mcg|g)$")] | None = None
+
+
+class TherapyItem(Closed):
+    type: Literal["therapy"]
+    id: ItemId
+    description: Name
+    service: Key
+    region: Region
+    frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = None
+    duration_weeks: Annotated[int, Field(ge=1, le=104)] | None = None
+    visits: Annotated[int, Field(ge=1, le=1000)] | None = None
+    maintenance_care: Tri = NOT_DOCUMENTED
+    """Requested as elective / maintenance care after the therapeutic goal is reached (CPMTG p. 59)."""
+
+    @model_validator(mode="after")
+    def _visits(self):
+        if self.visits is None and (self.frequency_per_week is None or self.duration_weeks is None):
+            raise ValueError("give visits, or frequency_per_week and duration_weeks")
+        if self.visits is not None and self.frequency_per_week and self.duration_weeks:
+            if self.visits != self.frequency_per_week * self.duration_weeks:
+                raise ValueError(
+                    f"visits {self.visits} != frequency_per_week x duration_weeks "
+                    f"({self.frequency_per_week} x {self.duration_weeks})"
+                )
+        return self
+
+    @property
+    def visits_requested(self) -> int:
+        return self.visits if self.visits is not None else self.frequency_per_week * self.duration_weeks
+
+
+class MedicationItem(Closed):
+    type: Literal["medication"]
+    id: ItemId
+    description: Name
+    form: Literal["oral", "topical", "patch", "injection"]
+    compounded: bool = False
+    ingredients: Annotated[list[Ingredient], Field(min_length=1, max_length=30)]
+    region: Region = "multiple"
+    quantity: Name | None = None
+    refills: Annotated[int, Field(ge=0, le=99)] = 0
+    duration_weeks: Annotated[int, Field(ge=1, le=520)] | None = None
+    daily_dose_mg: Annotated[float, Field(gt=0, le=10_000)] | None = None
+    """Total daily dose of the first ingredient (for opioids: the basis of the morphine equivalent)."""
+    compound_necessity_documented: Tri = NOT_DOCUMENTED
+    """For a compounded drug: true when the chart documents patient-specific factors that make it necessary instead of an FDA-approved or OTC drug, false when the record shows such a drug meets the need (8 CCR 9792.27.9(a))."""
+
+    @model_validator(mode="after")
+    def _compound(self):
+        if self.compounded and len(self.ingredients) < 2:
+            raise ValueError("a compounded medication lists at least two ingredients")
+        return self
+
+
+class ProcedureItem(Closed):
+    """An injection, a device or a test (epidural steroid injection, TENS unit, lumbar support)."""
+
+    type: Literal["procedure"]
+    id: ItemId
+    description: Name
+    service: Key
+    region: Region
+    quantity: Annotated[int, Field(ge=1, le=100)] = 1
+    levels: Annotated[int, Field(ge=1, le=10)] | None = None
+    acquisition: Literal["rental", "purchase", "not documented"] = NOT_DOCUMENTED
+    """For a device: rented (a trial) or purchased (TENS, CPMTG p. 116)."""
+    duration_weeks: Annotated[int, Field(ge=1, le=520)] | None = None
+    """For a device rental: the length of the rental."""
+    approach: Literal["transforaminal", "interlaminar", "caudal", "not documented"] = NOT_DOCUMENTED
+    """For an epidural steroid injection: the route (level limits differ, CPMTG p. 46)."""
+    fluoroscopy: Tri = NOT_DOCUMENTED
+    """For an injection: performed under fluoroscopic guidance."""
+
+
+RequestedItem = Annotated[Union[TherapyItem, MedicationItem, ProcedureItem], Field(discriminator="type")]
+
+
+class Case(Closed):
+    case_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+    jurisdiction: Literal["CA", "TX"] = "CA"
+    request_date: dt.date
+    summary: str | None = None
+    injured_worker: InjuredWorker = InjuredWorker()
+    diagnoses: Annotated[list[Diagnosis], Field(max_length=50)] = []
+    body_regions: list[Region] = []
+    surgeries: Annotated[list[Surgery], Field(max_length=50)] = []
+    treatment_history: Annotated[list[TreatmentHistory], Field(max_length=200)] = []
+    clinical_findings: ClinicalFindings = ClinicalFindings()
+    medications: Annotated[list[Medication], Field(max_length=100)] = []
+    requested_items: Annotated[list[RequestedItem], Field(min_length=1, max_length=100)]
+    expected: dict[str, Decision] | None = None
+    """Expected decisions by item id: for regression tests only; the engine never reads it."""
+
+    _dates = field_validator("request_date")(_check_date)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        ids = [item.id for item in self.requested_items]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"requested item ids repeat: {', '.join(dupes)}")
+        doi = self.injured_worker.date_of_injury
+        if isinstance(doi, dt.date) and doi > self.request_date:
+            raise ValueError(f"date_of_injury {doi} is after request_date {self.request_date}")
+        for s in self.surgeries:
+            if isinstance(s.date, dt.date) and s.date > self.request_date:
+                raise ValueError(f"surgery {s.procedure} date {s.date} is after request_date {self.request_date}")
+        if self.expected:
+            unknown = sorted(set(self.expected) - set(ids))
+            if unknown:
+                raise ValueError(f"expected names items that are not requested: {', '.join(unknown)}")
+        return self
+
+
+def slug(text: str) -> str:
+    """Vocabulary key for a drug or service name: 'Sodium Hyaluronate' -> 'sodium_hyaluronate'."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")

@@ -1,0 +1,390 @@
+"""`imr explain CASE`: the trace behind a determination, for a policy analyst.
+
+What decided is what durable-rules fired (the session log); nothing here decides. To show *why*
+each rule ended as it did, every condition of every rule of the item's topic is evaluated again
+over the asserted facts, in Python, with Kleene's three-valued logic (kleene.py), only for
+display: tests/test_explain.py checks that this per-rule outcome agrees with what fired, for every
+case of the corpus. The "what documentation would have changed it" answer comes from re-running
+the real engine on modified cases (counterfactual.py), never from reasoning outside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+
+from engine.language.conditions import And, Compare, Documented, Not, Or, RefOperand
+from engine.facts.build import MIRRORS, date_number
+from engine.language.kleene import Test
+from engine.durable.session import addressed_packs, finding_subject
+
+STATUS_OF = {True: "met", False: "not_met", None: "not_documented"}
+MULTI = ("ingredient", "finding")  # entities with several facts per item
+
+
+@dataclass
+class Leaf:
+    """One comparison of a condition, with the values it compared and its three-valued result."""
+
+    text: str
+    values: str
+    result: bool | None
+
+
+@dataclass
+class Evaluation:
+    condition: str
+    result: bool | None
+    leaves: list[Leaf]
+
+
+@dataclass
+class RuleTrace:
+    rule: str
+    title: str
+    citation: str
+    applies: str  # "yes", or why not (scope, edition, no fact, condition false)
+    subject: str = ""
+    when: Evaluation | None = None
+    require: Evaluation | None = None
+    status: str | None = None  # met | not_met | not_documented, when it applies
+    fired: list[str] = field(default_factory=list)  # statuses durable-rules fired for this rule and subject
+
+
+@dataclass
+class ItemTrace:
+    item_id: str
+    description: str
+    decision: str
+    reason: str
+    topic: str
+    facts: dict
+    sequence: list[dict]
+    rules: list[RuleTrace]
+    findings: list[dict]
+    decision_rule: str
+    counterfactuals: list[dict] = field(default_factory=list)
+    counterfactual_runs: int = 0
+    counterfactual_max: int = 0
+
+
+# ---------------------------------------------------------------- three-valued evaluation (display)
+
+def _fmt(value) -> str:
+    if value is None:
+        return "not documented"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def _literal(value):
+    return date_number(value) if isinstance(value, dt.date) else value
+
+
+def _holds(op: str, left, right) -> bool:
+    try:
+        return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
+                ">": left > right, ">=": left >= right}[op]
+    except TypeError:
+        return False
+
+
+def _expr_text(node) -> str:
+    if isinstance(node, Compare):
+        right = node.value
+        if isinstance(right, RefOperand):
+            r = str(right.ref) + (f" {'+' if right.add > 0 else '-'} {abs(right.add)}" if right.add else "")
+        else:
+            r = _fmt(right)
+        return f"{node.ref} {node.op} {r}"
+    if isinstance(node, Documented):
+        return f"{node.ref} is {'' if node.present else 'not '}documented"
+    if isinstance(node, Not):
+        return f"not ({_expr_text(node.item)})"
+    joiner = " and " if isinstance(node, And) else " or "
+    return "(" + joiner.join(_expr_text(i) for i in node.items) + ")"
+
+
+def evaluate(node, env: dict, leaves: list[Leaf]) -> bool | None:
+    """Kleene evaluation of a parsed condition over one binding of facts (entity -> fact dict)."""
+    if isinstance(node, Compare):
+        left = env.get(node.ref.entity, {}).get(node.ref.field)
+        if isinstance(node.value, RefOperand):
+            other = env.get(node.value.ref.entity, {}).get(node.value.ref.field)
+            right = None if other is None else other + node.value.add
+            shown = f"{node.ref} = {_fmt(left)}, {node.value.ref} = {_fmt(other)}"
+        else:
+            right = _literal(node.value)
+            shown = f"{node.ref} = {_fmt(left)}"
+        result = None if left is None or right is None else _holds(node.op, left, right)
+        leaves.append(Leaf(_expr_text(node), shown, result))
+        return result
+    if isinstance(node, Documented):
+        present = node.ref.field in env.get(node.ref.entity, {})
+        value = env.get(node.ref.entity, {}).get(node.ref.field)
+        leaves.append(Leaf(_expr_text(node), f"{node.ref} = {_fmt(value)}", present == node.present))
+        return present == node.present
+    if isinstance(node, Not):
+        inner = evaluate(node.item, env, leaves)
+        return None if inner is None else not inner
+    results = [evaluate(item, env, leaves) for item in node.items]
+    if isinstance(node, And):
+        return False if False in results else (None if None in results else True)
+    return True if True in results else (None if None in results else False)
+
+
+def test_holds(test: Test, env: dict) -> bool:
+    value = env.get(test.entity, {}).get(test.field)
+    if test.op == "any_of":
+        return value in test.value
+    if value is None:
+        return False
+    return _holds(test.op, value, _literal(test.value))
+
+
+# ---------------------------------------------------------------- the trace
+
+def facts_of(facts, item_id: str) -> tuple[dict, list[dict]]:
+    """Single facts of an item by entity (case facts included) and its ingredient facts."""
+    env = {f["t"]: f for f in facts.case_facts}
+    ingredients = []
+    for iid, _topic, item_facts in facts.items:
+        if iid != item_id:
+            continue
+        for f in item_facts:
+            if f["t"] == "ingredient":
+                ingredients.append(f)
+            else:
+                env[f["t"]] = f
+    return env, ingredients
+
+
+def _findings(fired) -> list[dict]:
+    """The finding facts the item's criterion rules asserted (as rete.py derives them)."""
+    out, seen = [], set()
+    addressed = addressed_packs(fired)
+    for f in fired:
+        if f.spec.kind != "criterion" or f.spec.pack not in addressed:
+            continue
+        fact = {"rule": f.spec.rule_id, "status": f.spec.status, "pack": f.spec.pack, "subject": finding_subject(f.bindings)}
+        if f.spec.label:
+            fact["label"] = f.spec.label
+        key = tuple(sorted(fact.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(fact)
+    return out
+
+
+def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict], addressed: bool = True) -> list[RuleTrace]:
+    """The display evaluation of one rule for one item: one trace per binding of its multi-facts."""
+    from engine.cli.main import plural
+    from engine.durable.compile import edition_tests, scope_tests
+
+    rule = parsed.rule
+    citation = f"{parsed.pack.guideline} {parsed.pack.document} ({parsed.pack.edition}), {rule.section}" + ("" if rule.pages == "n/a" else f", pp. {rule.pages}")
+
+    def blank(why: str) -> RuleTrace:
+        return RuleTrace(rule.id, rule.title, citation, why)
+
+    failed_scope = [t for t in sorted(scope_tests(parsed.scope)) if not test_holds(t, env)]
+    if failed_scope:
+        return [blank("no: outside its scope (" + ", ".join(f"item.{t.field} {'in' if t.op == 'any_of' else t.op} {list(t.value) if t.op == 'any_of' else t.value}" for t in failed_scope) + ")")]
+    if not all(test_holds(t, env) for t in edition_tests(parsed.pack)):
+        return [blank(f"no: edition {parsed.pack.effective.from_}..{parsed.pack.effective.to or ''} not in force on the request date")]
+    if not addressed:
+        return [blank(f"no: its pack ({parsed.pack.pack}) does not address the item, so its findings are withdrawn")]
+    entities = parsed.entities
+    missing = sorted(e for e in entities if e not in MULTI and e not in env)
+    if missing:
+        return [blank(f"no: the item has no {', '.join(missing)} fact")]
+    pools = {"ingredient": ingredients, "finding": findings}
+    multi = [e for e in MULTI if e in entities]
+    if any(not pools[e] for e in multi):
+        return [blank(f"no: the item has no {', '.join(e for e in multi if not pools[e])} fact")]
+    out = []
+    for combo in itertools.product(*(pools[e] for e in multi)):
+        binding = dict(env, **dict(zip(multi, combo)))
+        trace = blank("yes")
+        trace.subject = finding_subject(dict(zip(multi, combo)))
+        if parsed.when is not None:
+            leaves: list[Leaf] = []
+            result = evaluate(parsed.when, binding, leaves)
+            trace.when = Evaluation(rule.when, result, leaves)
+            if result is not True:
+                trace.applies = "no: `when` is " + ("unknown" if result is None else "false")
+                out.append(trace)
+                continue
+        if parsed.require is not None:
+            leaves = []
+            result = evaluate(parsed.require, binding, leaves)
+            trace.require = Evaluation(rule.require, result, leaves)
+            trace.status = STATUS_OF[result]
+        else:
+            trace.status = rule.outcome
+        out.append(trace)
+    if multi:  # one line per binding that applies; the others only when none does
+        applied, seen = [], set()
+        for t in out:
+            if t.status and (t.subject, t.status) not in seen:
+                seen.add((t.subject, t.status))
+                applied.append(t)
+        if applied:
+            return applied
+        first = out[0]
+        first.subject = ""
+        first.applies = f"no: `when` holds for none of the {plural(len(out), ' x '.join(multi) + ' binding')} (the first is shown)"
+        return [first]
+    return out
+
+
+def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) -> list[ItemTrace]:
+    from engine.decide.aggregate import _by_item
+
+    facts = engine.facts(case)
+    logs = engine.fire(facts)
+    determination = engine.aggregator.determination(case, facts, logs)
+    profile = engine.base.profiles.get(case.jurisdiction)
+    topics = {iid: topic for iid, topic, _ in facts.items}
+    split: dict[int, dict] = {}
+    items = []
+    for item in determination.items:
+        log = logs[item.item_id]
+        if id(log) not in split:
+            split[id(log)] = _by_item(log)
+        mine = split[id(log)].get(item.item_id, [])
+        env, ingredients = facts_of(facts, item.item_id)
+        findings = _findings(mine)
+        addressed = {f.spec.pack: f.spec.rank for f in mine if f.spec.kind == "address"}
+        fired_status: dict[tuple, list[str]] = {}
+        for f in mine:
+            if f.spec.kind == "criterion" and f.spec.pack in addressed:
+                fired_status.setdefault((f.spec.rule_id, finding_subject(f.bindings)), [])
+                if f.spec.status not in fired_status[(f.spec.rule_id, finding_subject(f.bindings))]:
+                    fired_status[(f.spec.rule_id, finding_subject(f.bindings))].append(f.spec.status)
+        rules = []
+        for parsed in engine.base.rules:
+            if not parsed.pack.compiles_into(topics[item.item_id]):
+                continue
+            for trace in trace_rule(parsed, env, ingredients, findings, parsed.pack.pack in addressed):
+                trace.fired = sorted(fired_status.get((parsed.rule.id, trace.subject), []))
+                rules.append(trace)
+        governing = {f.bindings["addressed"]["pack"] for f in mine if f.spec.kind == "govern"}
+        sequence = []
+        if profile:
+            for rank, tier in enumerate(profile.tiers, start=1):
+                packs = sorted(p for p, r in addressed.items() if r == rank)
+                state = ("governs" if governing & set(packs) else "addressed; a better-ranked tier governs") if packs else "does not address the item"
+                sequence.append({"rank": rank, "tier": f"{tier.guideline}" + (f" ({', '.join(tier.documents)})" if tier.documents else ""),
+                                 "label": tier.label, "packs": packs, "state": state})
+        decision_rule = next((f.name for f in mine if f.spec.kind == "decision"), "")
+        hidden = ("t", "id", "item_id", "sid", *MIRRORS, *engine.compiled.memberships.values())
+        facts_shown = {e: {k: v for k, v in f.items() if k not in hidden} for e, f in env.items()}
+        if ingredients:
+            facts_shown["ingredient"] = [{k: v for k, v in f.items() if k not in hidden} for f in ingredients]
+        trace = ItemTrace(item.item_id, item.item, item.decision, item.reason, topics[item.item_id], facts_shown,
+                          sequence, rules, findings, decision_rule)
+        if counterfactuals and item.decision == "Upheld":
+            from engine.tools.counterfactual import smallest_changes
+
+            found = smallest_changes(engine, case, item.item_id, max_size=max_size)
+            trace.counterfactuals = [c.as_dict() for c in found.changes]
+            trace.counterfactual_runs = found.runs
+            trace.counterfactual_max = max_size
+        items.append(trace)
+    return items
+
+
+# ---------------------------------------------------------------- rendering
+
+def _tri(value: bool | None) -> str:
+    return {True: "true", False: "false", None: "unknown"}[value]
+
+
+def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
+    from engine.cli.main import plural
+
+    lines = [f"Case {case.case_id} ({case.jurisdiction}, request date {case.request_date})", ""]
+    for it in items:
+        lines.append(f"== {it.item_id}: {it.description}")
+        lines.append(f"   decision: {it.decision} ({it.reason}); decision rule fired: {it.decision_rule}")
+        lines.append("   facts asserted (absent = not documented):")
+        for entity, fact in it.facts.items():
+            shown = fact if isinstance(fact, list) else [fact]
+            for f in shown:
+                lines.append(f"     {entity}: " + (", ".join(f"{k}={_fmt(v)}" for k, v in sorted(f.items())) or "(nothing documented)"))
+        lines.append("   search sequence:")
+        for s in it.sequence:
+            lines.append(f"     {s['rank']}. {s['tier']} [{s['label']}]: {s['state']}" + (f" ({', '.join(s['packs'])})" if s["packs"] else ""))
+        lines.append(f"   rules of topic '{it.topic}':")
+        skipped = 0
+        for r in it.rules:
+            if r.status is None and not verbose and r.applies.startswith("no: outside its scope"):
+                skipped += 1
+                continue
+            subject = f" [{r.subject}]" if r.subject else ""
+            head = r.status.replace("_", " ").upper() if r.status else "does not apply"
+            lines.append(f"     {head}: {r.rule}{subject} - {r.title}")
+            lines.append(f"       {r.citation}")
+            if r.status is None:
+                lines.append(f"       applies: {r.applies}")
+            for label, ev in (("when", r.when), ("require", r.require)):
+                if ev is None:
+                    continue
+                lines.append(f"       {label} {ev.condition.strip()} -> {_tri(ev.result)}")
+                for leaf in ev.leaves:
+                    lines.append(f"         {_tri(leaf.result):7} {leaf.text}   ({leaf.values})")
+        if skipped:
+            lines.append(f"     ({plural(skipped, 'rule')} of the topic {'is' if skipped == 1 else 'are'} outside the item's scope; --verbose lists them)")
+        lines.append("   findings derived: " + ("; ".join(f"{f['rule']}{'[' + f['subject'] + ']' if f['subject'] else ''}={f['status']}" for f in it.findings) or "none"))
+        if it.decision == "Upheld" and not it.counterfactual_max:
+            lines.append("   documentation that would have changed it: not searched (--no-counterfactuals)")
+        elif it.decision == "Upheld":
+            lines.append(f"   documentation that would have changed it (engine re-run on {plural(it.counterfactual_runs, 'modified case')}):")
+            if not it.counterfactuals:
+                lines.append(f"     none found: documenting up to {it.counterfactual_max} of the facts the record leaves out does not change the decision")
+            for c in it.counterfactuals:
+                lines.append("     - " + " and ".join(f"{ch['path']}: {_fmt(ch['value'])}" for ch in c["set"]) + f" -> {c['decision']}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_explain(args) -> int:
+    from engine.decide.pipeline import Engine
+    from engine.load.cases import load_case
+    from engine.model.diagnostics import Diagnostic, InputError
+
+    case = load_case(args.case)
+    known = [item.id for item in case.requested_items]
+    unknown = [i for i in args.item or [] if i not in known]
+    if unknown:  # else the trace would be silently empty
+        raise InputError([Diagnostic(args.case, 1, 1, "E005", f"unknown item '{i}' (items: {', '.join(known)})") for i in unknown])
+    engine = Engine(args.rules)
+    items = explain_case(engine, case, counterfactuals=not args.no_counterfactuals, max_size=args.max_size)
+    if args.item:
+        items = [i for i in items if i.item_id in args.item]
+    if args.format == "json":
+        sys.stdout.write(json.dumps([asdict(i) for i in items], indent=2, default=str) + "\n")
+    else:
+        sys.stdout.write(render_text(case, items, verbose=args.verbose))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("explain", help="the trace behind a determination: facts, rule conditions, search sequence, what would change it")
+    p.add_argument("case", help="case YAML file")
+    p.add_argument("--item", action="append", help="only this requested item id (repeatable)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--rules", help="rules folder")
+    p.add_argument("--verbose", action="store_true", help="also list the topic's rules outside the item's scope")
+    p.add_argument("--max-size", type=int, default=2, choices=[1, 2, 3], help="largest set of facts tried together (default 2)")
+    p.add_argument("--no-counterfactuals", action="store_true", help="skip the re-runs that find what documentation would change an Upheld item")
+    p.set_defaults(func=cmd_explain)
