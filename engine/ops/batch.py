@@ -38,7 +38,7 @@ def decide_line(engine, text: str, line: int, label: str) -> LineResult:
     """Validate and decide one JSON Lines record; never raises for bad input."""
     from engine.load.cases import parse_json_line
     from engine.durable.session import EngineFault
-    from engine.checks.rulebase import value_warnings
+    from engine.checks.cases import value_warnings
 
     if len(text) > MAX_LINE_BYTES:
         return LineResult(line, problems=(str(Diagnostic(label, line, 1, "E003", f"line longer than {MAX_LINE_BYTES} bytes")),))
@@ -161,37 +161,3 @@ def run_batch(engine, path: Path, out, workers: int = 1, err=None, progress: boo
     counts["seconds"] = round(time.perf_counter() - start, 3)
     counts["items_per_s"] = round(counts["items"] / counts["seconds"]) if counts["seconds"] else 0
     return counts
-
-
-def cmd_batch(args) -> int:
-    from engine.decide.pipeline import Engine
-    from engine.cli.main import plural
-
-    engine = Engine(args.rules)
-    try:
-        out = open(args.output, "w") if args.output else sys.stdout
-    except OSError as exc:
-        raise InputError([Diagnostic(str(args.output), 1, 1, "E000", f"cannot write the output file: {exc.strerror or exc}")]) from None
-    try:
-        counts = run_batch(engine, args.input, out, workers=args.workers, progress=False if args.no_progress else None)
-    finally:
-        if args.output:
-            out.close()
-    print(f"batch: {plural(counts['cases'], 'case')} decided ({plural(counts['items'], 'item')}), {plural(counts['bad_lines'], 'bad line')}, "
-          + (f"{plural(counts['warnings'], 'warning')}, " if counts["warnings"] else "")
-          + f"{plural(counts['faults'], 'engine fault')}, {counts['seconds']} s, {counts['items_per_s']} items/s, workers {args.workers}", file=sys.stderr)
-    if counts["faults"]:
-        return 3
-    return 2 if counts["bad_lines"] else 0
-
-
-def register(sub) -> None:
-    from engine.cli.main import positive_int
-
-    p = sub.add_parser("batch", help="decide a JSON Lines file of cases; determinations out as JSON Lines")
-    p.add_argument("input", type=Path, help="JSON Lines file, one case per line ('-' for standard input)")
-    p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
-    p.add_argument("--workers", type=positive_int, default=1, help="decide in N processes (default 1)")
-    p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
-    p.add_argument("--rules", help="rules folder")
-    p.set_defaults(func=cmd_batch)

@@ -82,26 +82,3 @@ def _parallel(engine: Engine, lines: list[str], workers: int, single_items_per_s
     many = timed(workers)
     return {"workers": workers, "items_per_s_1_worker": round(one), f"items_per_s_{workers}_workers": round(many),
             "workers_speedup": round(many / one, 2)}
-
-
-def cmd_bench(args) -> int:
-    engine = Engine(args.rules)
-    figures = bench(engine, args.count, args.seed, args.workers)
-    if args.format == "json":
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>24}  {value}")
-    return 0
-
-
-def register(sub) -> None:
-    from engine.cli.main import positive_int
-
-    p = sub.add_parser("bench", help="throughput, latency, memory and overhead over the durable-rules floor")
-    p.add_argument("--cases", dest="count", type=positive_int, default=20_000, help="generated cases to time (default 20000)")
-    p.add_argument("--seed", type=int, default=0, help="generator seed")
-    p.add_argument("--workers", type=positive_int, default=1, help="also time a batch in N processes against 1")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--rules", help="rules folder")
-    p.set_defaults(func=cmd_bench)

@@ -147,28 +147,3 @@ class CaseGenerator:
 def generate_lines(vocab: Vocabulary, count: int, seed: int = 0) -> list[str]:
     """`count` generated cases as JSON Lines records (no trailing newline)."""
     return [json.dumps(c, sort_keys=True) for c in CaseGenerator(vocab, seed).cases(count)]
-
-
-def cmd_generate(args) -> int:
-    from engine.checks.rulebase import load_rule_base
-
-    vocab = load_rule_base(args.rules).vocabulary
-    out = open(args.output, "w") if args.output else sys.stdout
-    try:
-        for line in generate_lines(vocab, args.count, args.seed):
-            out.write(line + "\n")
-    finally:
-        if args.output:
-            out.close()
-    return 0
-
-
-def register(sub) -> None:
-    from engine.cli.main import positive_int
-
-    p = sub.add_parser("generate", help="write seeded, realistic generated cases as JSON Lines (batch input)")
-    p.add_argument("--cases", dest="count", type=positive_int, default=1000, help="number of cases (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same cases")
-    p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
-    p.add_argument("--rules", help="rules folder")
-    p.set_defaults(func=cmd_generate)

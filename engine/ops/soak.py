@@ -50,33 +50,3 @@ def soak(engine: Engine, cases: list, total: int, report_every: int, out=None) -
     elapsed = time.perf_counter() - start
     return {"decisions": total, "items": items, "seconds": round(elapsed, 1), "items_per_s": round(items / elapsed),
             "rss_after_1000_mb": round(warm or 0, 1), "rss_end_mb": round(rss_mb(), 1), "peak_rss_mb": round(peak, 1)}
-
-
-def cmd_soak(args) -> int:
-    """Exit 1 when memory grew by more than 50 MB after warm-up (judged only past decision 1,000)."""
-    from engine.cli.main import plural
-
-    engine = Engine(args.rules)
-    folders = args.cases or [DEFAULT_CASES]
-    paths = case_files(folders)
-    if not paths:  # nothing to cycle through
-        raise InputError([Diagnostic(str(p), 1, 1, "E000", "no case files in this folder") for p in folders])
-    cases = [load_case(p) for p in paths]
-    figures = soak(engine, cases, args.count, args.every)
-    print(" ".join(f"{k}={v}" for k, v in figures.items()))
-    if args.count < 1000:
-        print(f"soak: {plural(args.count, 'decision')}: too few to judge memory growth (it is measured from decision 1,000)", file=sys.stderr)
-        return 0
-    grew = figures["rss_end_mb"] - figures["rss_after_1000_mb"]
-    return 1 if grew > 50 else 0
-
-
-def register(sub) -> None:
-    from engine.cli.main import positive_int
-
-    p = sub.add_parser("soak", help="decide many cases in one process and print memory figures")
-    p.add_argument("cases", nargs="*", type=Path, help="case files or folders (default: cases/ of this project)")
-    p.add_argument("--cases", dest="count", type=positive_int, default=100_000, help="number of decisions (default 100000)")
-    p.add_argument("--every", type=positive_int, default=10_000, help="print a progress line every N decisions")
-    p.add_argument("--rules", help="rules folder")
-    p.set_defaults(func=cmd_soak)

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.model.diagnostics import Diagnostic, InputError
-from engine.load.rules_folder import DEFAULT_RULES
+from engine.load.paths import DEFAULT_RULES
+from engine.words import plural
 
 OTHER = "(no edited rule fired: search sequence, scope, vocabulary or profile change)"
 UNCHANGED = "governing rules changed (decision unchanged)"
@@ -85,7 +86,7 @@ def materialise(ref: str, repo: Path, rules_path: str, into: Path) -> Path:
     return into / rules_path
 
 
-def _rules_folder(spec: str | None, repo: Path, rules_path: str, scratch: Path) -> Path:
+def rules_folder(spec: str | None, repo: Path, rules_path: str, scratch: Path) -> Path:
     if spec is None:
         return repo / rules_path if (repo / rules_path / "packs").is_dir() else DEFAULT_RULES
     path = Path(spec)
@@ -135,8 +136,6 @@ def impact(base_engine, head_engine, case_paths, base_label: str, head_label: st
 
 
 def render_text(result: Impact) -> str:
-    from engine.cli.main import plural
-
     lines = [f"rule change impact: base {result.base} -> head {result.head}"]
     if result.edited_rules:
         lines.append("edited rules: " + ", ".join(f"{rid} ({kind})" for rid, kind in result.edited_rules.items()))
@@ -165,35 +164,9 @@ def render_json(result: Impact) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def _repo(arg: str | None) -> Path:
+def repository(arg: str | None) -> Path:
+    """The git repository holding the rules: the one named, else the one around the current folder."""
     if arg:
         return Path(arg)
     proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False)
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else DEFAULT_RULES.parent
-
-
-def cmd_diff(args) -> int:
-    from engine.decide.pipeline import Engine
-    from engine.load.cases import DEFAULT_CASES
-
-    repo = _repo(args.repo)
-    with tempfile.TemporaryDirectory(prefix="imr-diff-") as scratch:
-        base_dir = _rules_folder(args.base, repo, args.rules_path, Path(scratch))
-        head_dir = _rules_folder(args.head, repo, args.rules_path, Path(scratch))
-        base_engine, head_engine = Engine(base_dir), Engine(head_dir)
-        result = impact(base_engine, head_engine, args.cases or [repo / "cases" if (repo / "cases").is_dir() else DEFAULT_CASES],
-                        args.base, args.head or "working tree")
-    sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
-    return 1 if (args.fail_on_change and result.changes) else 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("diff", help="impact of a rule change: cases whose decision or governing rule moves between two rule sets")
-    p.add_argument("cases", nargs="*", help="case files or folders (default: the repository's cases/, else this project's)")
-    p.add_argument("--base", required=True, help="git revision (e.g. HEAD, main) or rules folder before the change")
-    p.add_argument("--head", help="git revision or rules folder after the change (default: the working tree's guideline_rules/)")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--repo", help="git repository holding the rules (default: the one around the current directory)")
-    p.add_argument("--rules-path", default="guideline_rules", help="rules folder inside the repository (default guideline_rules)")
-    p.add_argument("--fail-on-change", action="store_true", help="exit 1 when any item moves (for CI)")
-    p.set_defaults(func=cmd_diff)

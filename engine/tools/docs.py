@@ -85,23 +85,3 @@ def render(base, profiles: bool = True) -> str:
                     out.append(f"  - unverified values: {'; '.join(_cell(u) for u in r.metadata.unverified)}")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
-
-
-def cmd_docs(args) -> int:
-    from engine.checks.rulebase import load_rule_base
-
-    text = render(load_rule_base(args.rules))
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("docs", help="render the rule packs as readable Markdown (generated from the rules)")
-    p.add_argument("--rules", help="rules folder")
-    p.add_argument("-o", "--output", help="write to this file instead of standard output (e.g. docs/rules.md)")
-    p.set_defaults(func=cmd_docs)

@@ -20,6 +20,7 @@ from engine.language.conditions import And, Compare, Documented, Not, Or, RefOpe
 from engine.facts.build import MIRRORS, date_number
 from engine.language.kleene import Test
 from engine.durable.session import addressed_packs, finding_subject
+from engine.words import plural
 
 STATUS_OF = {True: "met", False: "not_met", None: "not_documented"}
 MULTI = ("ingredient", "finding")  # entities with several facts per item
@@ -186,7 +187,6 @@ def _findings(fired) -> list[dict]:
 
 def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict], addressed: bool = True) -> list[RuleTrace]:
     """The display evaluation of one rule for one item: one trace per binding of its multi-facts."""
-    from engine.cli.main import plural
     from engine.durable.compile import edition_tests, scope_tests
 
     rule = parsed.rule
@@ -310,7 +310,6 @@ def _tri(value: bool | None) -> str:
 
 
 def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
-    from engine.cli.main import plural
 
     lines = [f"Case {case.case_id} ({case.jurisdiction}, request date {case.request_date})", ""]
     for it in items:
@@ -355,36 +354,3 @@ def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
                 lines.append("     - " + " and ".join(f"{ch['path']}: {_fmt(ch['value'])}" for ch in c["set"]) + f" -> {c['decision']}")
         lines.append("")
     return "\n".join(lines)
-
-
-def cmd_explain(args) -> int:
-    from engine.decide.pipeline import Engine
-    from engine.load.cases import load_case
-    from engine.model.diagnostics import Diagnostic, InputError
-
-    case = load_case(args.case)
-    known = [item.id for item in case.requested_items]
-    unknown = [i for i in args.item or [] if i not in known]
-    if unknown:  # else the trace would be silently empty
-        raise InputError([Diagnostic(args.case, 1, 1, "E005", f"unknown item '{i}' (items: {', '.join(known)})") for i in unknown])
-    engine = Engine(args.rules)
-    items = explain_case(engine, case, counterfactuals=not args.no_counterfactuals, max_size=args.max_size)
-    if args.item:
-        items = [i for i in items if i.item_id in args.item]
-    if args.format == "json":
-        sys.stdout.write(json.dumps([asdict(i) for i in items], indent=2, default=str) + "\n")
-    else:
-        sys.stdout.write(render_text(case, items, verbose=args.verbose))
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("explain", help="the trace behind a determination: facts, rule conditions, search sequence, what would change it")
-    p.add_argument("case", help="case YAML file")
-    p.add_argument("--item", action="append", help="only this requested item id (repeatable)")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--rules", help="rules folder")
-    p.add_argument("--verbose", action="store_true", help="also list the topic's rules outside the item's scope")
-    p.add_argument("--max-size", type=int, default=2, choices=[1, 2, 3], help="largest set of facts tried together (default 2)")
-    p.add_argument("--no-counterfactuals", action="store_true", help="skip the re-runs that find what documentation would change an Upheld item")
-    p.set_defaults(func=cmd_explain)

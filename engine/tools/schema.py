@@ -56,27 +56,3 @@ def write(folder: Path = SCHEMA_DIR) -> list[Path]:
         path.write_text(render(kind), encoding="utf-8")
         written.append(path)
     return written
-
-
-def cmd_schema(args) -> int:
-    folder = Path(args.dir) if args.dir else SCHEMA_DIR
-    if args.write:
-        for path in write(folder):
-            print(f"wrote {path}")
-        return 0
-    if args.check:
-        old = stale(folder)
-        for path in old:
-            print(f"{path}:1:1: S001 schema is out of date with the models: run `imr schema --write`")
-        return 1 if old else 0
-    sys.stdout.write(render(args.kind))
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("schema", help="JSON Schema of rule packs, profiles and case files (for editors)")
-    p.add_argument("kind", nargs="?", choices=sorted(_models()), default="rule-pack", help="which schema to print (default rule-pack)")
-    p.add_argument("--write", action="store_true", help="(re)generate every schema file into schema/")
-    p.add_argument("--check", action="store_true", help="exit 1 when a schema file in schema/ is out of date")
-    p.add_argument("--dir", help="schema folder (default: schema/ of this project)")
-    p.set_defaults(func=cmd_schema)
