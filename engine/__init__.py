@@ -1,8 +1,9 @@
 """Guideline rules engine for workers' compensation utilization review (MTUS first, then ODG).
 
-Data flow, one module per step: yaml_source/loader (load) -> validate -> compiler (compile) ->
-facts (assert facts) -> rete (fire) -> aggregate -> render. api.Engine wires them; cli wires the
-command line.
+Packages by step, each importing only those before it: model -> load -> language -> facts ->
+checks -> durable -> decide -> tools -> ops -> cli. decide.pipeline.Engine wires a decision:
+facts.build -> durable.encode -> durable.session (fire) -> durable.trace (events) ->
+decide.aggregate (outcome) -> decide.letter (determination).
 """
 
 __version__ = "0.1.0"

@@ -13,7 +13,19 @@ from engine.model.case import Case
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
-SEED = CASES / "000_seed_b27565c25da42ea0.yaml"
+
+
+def case_path(name: str) -> Path:
+    """The case file called `name` (or matching a glob such as "170_*.yaml") anywhere under cases/
+    (cases live in one folder per pack, cross-pack cases in cases/cross/); exactly one must match."""
+    found = sorted(CASES.rglob(name))
+    if len(found) != 1:
+        where = ", ".join(str(p.relative_to(CASES)) for p in found) or "none"
+        raise LookupError(f"case {name!r}: expected exactly one file under {CASES}, found {len(found)} ({where})")
+    return found[0]
+
+
+SEED = case_path("000_seed_b27565c25da42ea0.yaml")
 
 
 @pytest.fixture(scope="session")

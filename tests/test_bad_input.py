@@ -81,16 +81,16 @@ def _rules_copy(tmp_path):
 def test_bad_rule_condition_is_reported_at_its_file_line_and_column(tmp_path, capsys):
     rules = _rules_copy(tmp_path)
     pack = rules / "packs" / "mtus-cpmtg-2009-physical-medicine.yaml"
-    text = pack.read_text().replace("require: history.visits_total <= 10\n    allowance: {visits: 10, weeks: 8",
-                                    "require: history.visits_totl <= 10 and\n    allowance: {visits: 10, weeks: 8", 1)
+    text = pack.read_text().replace("require: history.visits_total <= allowance.visits\n    rationale:",
+                                    "require: history.visits_totl <= allowance.visits and\n    rationale:", 1)
     pack.write_text(text)
-    line = text.splitlines().index("    require: history.visits_totl <= 10 and") + 1
+    line = text.splitlines().index("    require: history.visits_totl <= allowance.visits and") + 1
     code, out, _ = run(capsys, "validate", str(rules))
     assert code == 1
     problems = [LINE.match(x) for x in out.strip().splitlines()]
     assert problems and all(problems)
     hit = [p for p in problems if p["code"] == "C001"]
-    assert hit and int(hit[0]["line"]) == line and int(hit[0]["col"]) == len("    require: history.visits_totl <= 10 and") + 1
+    assert hit and int(hit[0]["line"]) == line and int(hit[0]["col"]) == len("    require: history.visits_totl <= allowance.visits and") + 1
     # decide with the broken rules: exit 2, nothing on stdout
     code, out, err = run(capsys, "decide", str(SEED), "--rules", str(rules))
     assert code == 2 and out == "" and "C001" in err

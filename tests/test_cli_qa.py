@@ -12,10 +12,10 @@ import pytest
 from engine.cli.main import main
 from engine.tools.diff import Impact, ItemChange
 
-from .conftest import CASES, SEED
+from .conftest import SEED, case_path
 
 LINE = re.compile(r"^[^:]+:\d+:\d+: [A-Z]\d{3} .+$")
-DICLOFENAC = CASES / "003_topical_diclofenac_knee_oa.yaml"
+DICLOFENAC = case_path("003_topical_diclofenac_knee_oa.yaml")
 
 
 def run(capsys, *argv):

@@ -18,8 +18,8 @@ def test_every_pack_and_rule_appears_with_its_citation(engine):
 
 def test_visit_allowances_form_a_table(engine):
     text = render(engine.base)
-    rule = engine.base.rule("cpmtg.pm.allowance-neuritis")
-    row = next(line for line in text.splitlines() if "`cpmtg.pm.allowance-neuritis`" in line and line.startswith("|"))
+    rule = engine.base.rule("cpmtg.pm.allowance[neuritis_radiculitis]")
+    row = next(line for line in text.splitlines() if "`cpmtg.pm.allowance[neuritis_radiculitis]`" in line and line.startswith("|"))
     assert f"| {rule.rule.allowance.visits} | {rule.rule.allowance.weeks} |" in row
     assert "Physical Medicine pp. 98-99" in row
 

@@ -15,7 +15,7 @@ import pytest
 
 from engine.model.case import Case
 
-from .conftest import CASES, case_data
+from .conftest import case_data, case_path
 
 
 def _decide(engine, *, jurisdiction: str, day: dt.date, item: dict, doi: dt.date | None = None, **extra):
@@ -108,7 +108,7 @@ def test_a_request_outside_every_edition_is_not_covered(engine, item):
     ("334_lumbar_support_spondylolisthesis_ca", "Upheld", "Overturned"),
 ])
 def test_texas_and_california_govern_the_same_facts_differently(engine, stem, ca, tx):
-    data = case_data(CASES / f"{stem}.yaml")
+    data = case_data(case_path(f"{stem}.yaml"))
     data.pop("expected")
     decided = {}
     for jurisdiction in ("CA", "TX"):

@@ -14,8 +14,10 @@ from engine.cli.main import main
 from engine.tools.counterfactual import _apply
 from engine.tools.explain import explain_case
 
+from .conftest import case_path
+
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "cases" / "000_seed_b27565c25da42ea0.yaml"
+SEED = case_path("000_seed_b27565c25da42ea0.yaml")
 
 
 @pytest.mark.parametrize("path", case_files([ROOT / "cases"]), ids=lambda p: p.stem)
@@ -40,7 +42,7 @@ def test_seed_lumbar_shows_the_failed_conditions(seed_lumbar):
     fi = by_rule["cpmtg.pm.functional-improvement"]
     assert fi.status == "not_documented" and fi.when.result is True and fi.require.result is None
     assert fi.require.leaves[0].values == "history.functional_improvement = not documented"
-    allowance = by_rule["cpmtg.pm.allowance-neuritis"]
+    allowance = by_rule["cpmtg.pm.allowance[neuritis_radiculitis]"]
     assert allowance.status == "not_documented"
     assert allowance.when.leaves[0].values == 'dx.pm_group = "neuritis_radiculitis"'
     assert by_rule["cpmtg.pm.frequency-fading"].status == "met"

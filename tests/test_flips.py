@@ -3,7 +3,7 @@ flips to Upheld."""
 
 import pytest
 
-from .conftest import CASES, case_data, decisions, with_change
+from .conftest import case_data, case_path, decisions, with_change
 
 FLIPS = [
     # (case file, item, field path, new value, why)
@@ -26,7 +26,7 @@ FLIPS = [
 
 @pytest.mark.parametrize("name,item,path,value,why", FLIPS, ids=[f"{f[0][:3]}-{f[2].split('.')[-1]}" for f in FLIPS])
 def test_one_fact_flips_overturned_to_upheld(engine, name, item, path, value, why):
-    data = case_data(CASES / name)
+    data = case_data(case_path(name))
     original = with_change(data, "case_id", data["case_id"])
     assert decisions(engine, original)[item] == "Overturned"
     assert decisions(engine, with_change(data, path, value))[item] == "Upheld", why
@@ -34,7 +34,7 @@ def test_one_fact_flips_overturned_to_upheld(engine, name, item, path, value, wh
 
 def test_seed_flips_when_the_missing_documentation_is_supplied(engine):
     """The reverse direction: documenting what the seed lacked overturns the cervical therapy item."""
-    data = case_data(CASES / "000_seed_b27565c25da42ea0.yaml")
+    data = case_data(case_path("000_seed_b27565c25da42ea0.yaml"))
     data["treatment_history"][1].update(visits_completed=2, functional_improvement=True)
     data["clinical_findings"]["acute_flare_up"] = True
     case = with_change(data, "case_id", "seed-documented")

@@ -3,7 +3,7 @@ Upheld when the one fact its rules depend on changes (so it passes because of th
 
 import pytest
 
-from .conftest import CASES, DELETE, case_data, decisions, with_change
+from .conftest import DELETE, case_data, case_path, decisions, with_change
 
 
 def _item_facts(engine, case, item_id):
@@ -15,7 +15,7 @@ def _item_facts(engine, case, item_id):
 
 
 def test_morphine_equivalents_add_every_current_opioid(engine):
-    data = case_data(CASES / "243_oxycodone_above_120_med_no_consult.yaml")
+    data = case_data(case_path("243_oxycodone_above_120_med_no_consult.yaml"))
     data["medications"].append({"name": "Tramadol 50 mg", "drug": "tramadol", "status": "current", "daily_dose_mg": 200})
     item = _item_facts(engine, with_change(data, "case_id", "two-opioids"), "oxycodone")["item"]
     assert item["mme_daily"] == 180.0  # 120 mg oxycodone x 1.5
@@ -23,22 +23,22 @@ def test_morphine_equivalents_add_every_current_opioid(engine):
 
 
 def test_an_opioid_without_a_dose_leaves_the_total_not_documented(engine):
-    data = case_data(CASES / "243_oxycodone_above_120_med_no_consult.yaml")
+    data = case_data(case_path("243_oxycodone_above_120_med_no_consult.yaml"))
     data["medications"].append({"name": "Morphine ER", "drug": "morphine", "status": "current"})
     item = _item_facts(engine, with_change(data, "case_id", "undosed"), "oxycodone")["item"]
     assert item["mme_daily"] == 180.0 and "mme_daily_total" not in item
 
 
 def test_refill_dose_comes_from_the_current_line(engine):
-    data = case_data(CASES / "240_hydrocodone_continued_four_as.yaml")
+    data = case_data(case_path("240_hydrocodone_continued_four_as.yaml"))
     case = with_change(data, "requested_items.0.daily_dose_mg", DELETE)
     assert _item_facts(engine, case, "norco")["item"]["mme_daily_total"] == 40.0
 
 
 def test_course_weeks_count_use_already_taken(engine):
-    new = _item_facts(engine, with_change(case_data(CASES / "220_cyclobenzaprine_short_course_flare.yaml"), "case_id", "x"), "cyclobenzaprine")
+    new = _item_facts(engine, with_change(case_data(case_path("220_cyclobenzaprine_short_course_flare.yaml")), "case_id", "x"), "cyclobenzaprine")
     assert new["history"]["course_weeks"] == 2.0
-    ongoing = _item_facts(engine, with_change(case_data(CASES / "221_cyclobenzaprine_three_months.yaml"), "case_id", "x"), "cyclobenzaprine")
+    ongoing = _item_facts(engine, with_change(case_data(case_path("221_cyclobenzaprine_three_months.yaml")), "case_id", "x"), "cyclobenzaprine")
     assert ongoing["history"]["course_weeks"] == pytest.approx(13.7 + 4, abs=0.1)
 
 
@@ -69,7 +69,7 @@ FLIPS = [
 
 @pytest.mark.parametrize("name,item,path,value", FLIPS, ids=[f"{f[0][:3]}-{f[2].split('.')[-1]}" for f in FLIPS])
 def test_one_fact_flips_a_medication_case_to_upheld(engine, name, item, path, value):
-    data = case_data(CASES / name)
+    data = case_data(case_path(name))
     if isinstance(value, str) and path.endswith("last_visit"):
         import datetime as dt
 

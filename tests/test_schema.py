@@ -17,7 +17,7 @@ def test_committed_schemas_are_up_to_date():
 
 def test_every_rule_and_case_file_points_to_its_schema():
     for folder, schema in (("guideline_rules/packs", "rule-pack"), ("cases", "case")):
-        for path in sorted((ROOT / folder).glob("*.yaml")):
+        for path in sorted((ROOT / folder).rglob("*.yaml")):
             first = path.read_text().splitlines()[0]
             assert first.startswith("# yaml-language-server: $schema="), f"{path}: add the schema line (see README)"
             target = (path.parent / first.split("$schema=", 1)[1].strip()).resolve()

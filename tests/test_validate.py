@@ -10,6 +10,8 @@ import pytest
 from engine.cli.main import main
 from engine.tools.validate import validate_paths
 
+from .conftest import case_path
+
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "fixtures" / "bad_rules"
 PACK_A = str(BAD / "packs" / "fixture-a.yaml")
@@ -82,7 +84,7 @@ def test_one_edited_pack_file_outside_a_rules_folder(tmp_path):
     """Validated against the project's vocabulary and profiles, replacing the pack of the same id."""
     source = ROOT / "guideline_rules" / "packs" / "mtus-cpmtg-2009-physical-medicine.yaml"
     edited = tmp_path / "draft.yaml"
-    edited.write_text(source.read_text().replace("require: history.visits_total <= 10", "require: history.visits_totl <= 10", 1))
+    edited.write_text(source.read_text().replace("require: history.visits_total <= allowance.visits", "require: history.visits_totl <= allowance.visits", 1))
     _, _, problems = validate_paths([str(edited)])
     assert [(p.path, p.code) for p in problems] == [(str(edited), "C002")]
     line = edited.read_text().splitlines()[problems[0].line - 1]
@@ -123,7 +125,7 @@ def test_missing_path_is_a_problem(capsys):
 
 # ---------------------------------------------------------------- imr test
 
-SEED = ROOT / "cases" / "000_seed_b27565c25da42ea0.yaml"
+SEED = case_path("000_seed_b27565c25da42ea0.yaml")
 
 
 def test_a_mismatch_shows_the_case_item_decisions_and_rules(tmp_path, capsys):

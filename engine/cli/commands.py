@@ -13,8 +13,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from engine.model.diagnostics import Diagnostic, InputError
-from engine.words import plural
+from engine.model.diagnostics import CODES, Diagnostic, InputError
+from engine.words import plural, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_FAULT = 0, 1, 2, 3
 
@@ -27,7 +27,7 @@ def _engine(rules: str | None):
 
 def _defaults() -> list[str]:
     """The project's own rules and cases, wherever imr is run from (as `decide --rules` finds them)."""
-    from engine.load.cases import shown
+    from engine.load.cases import shown  # start-up cost (as in every command)
     from engine.load.paths import DEFAULT_CASES, DEFAULT_RULES
 
     return [shown(DEFAULT_RULES), shown(DEFAULT_CASES)]
@@ -35,8 +35,10 @@ def _defaults() -> list[str]:
 
 def cmd_decide(args) -> int:
     """Decides even when a value is unknown to the vocabulary, but says so first (W001 on stderr):
-    a misspelt drug or service silently matches no rule."""
-    from engine.checks.cases import value_warnings  # start-up cost
+    a misspelt drug or service silently matches no rule; so are diagnoses in no group of an item's
+    topic (W005) and current medications the drug vocabulary does not know (W006)."""
+    from engine.checks.cases import diagnosis_warnings, value_warnings  # start-up cost
+    from engine.checks.diagnoses import topic_groups
     from engine.decide.letter import render_json, render_text
     from engine.load.cases import case_from_source
     from engine.load.yaml_source import load_file
@@ -44,7 +46,8 @@ def cmd_decide(args) -> int:
     source = load_file(args.case)
     case = case_from_source(source)
     engine = _engine(args.rules)
-    for warning in value_warnings(source, engine.base.vocabulary):
+    vocab = engine.base.vocabulary
+    for warning in value_warnings(source, vocab) + diagnosis_warnings(source, case, vocab, lambda: topic_groups(engine.base)):
         print(warning, file=sys.stderr)
     determination = engine.decide(case)
     text = render_json(determination) if args.format == "json" else render_text(determination)
@@ -68,8 +71,18 @@ def cmd_validate(args) -> int:
 
 
 def _print_mismatch(m) -> None:
+    """The decision mismatch with the rules that fired, then one line per failed rule expectation."""
     case, item = m.case, m.item
-    print(f"FAIL {m.path} [{case.case_id}] item {item.item_id}: expected {m.expected}, got {item.decision} ({item.reason})")
+    head = f"FAIL {m.path} [{case.case_id}] item {item.item_id}"
+    if m.decision_differs:
+        _print_decision_mismatch(m, head)
+    for r in m.rules:
+        print(f"{head}: {r.text()}")
+
+
+def _print_decision_mismatch(m, head: str) -> None:
+    item = m.item
+    print(f"{head}: expected {m.expected}, got {item.decision} ({item.reason})")
     print(f"     governed by: {item.governed_by or '-'}")
     for r in item.rules:
         mark = "*" if r.rank == item.governing_rank else " "
@@ -80,10 +93,13 @@ def _print_mismatch(m) -> None:
 
 
 def cmd_test(args) -> int:
-    """Run every case with an `expected:` block; each mismatch with the rules that fired; golden
-    rationale text where a golden file exists; counts, and for the whole corpus the rules that
-    fired in no case. An invalid case file is reported (stderr) and the others still run: exit 2
-    if any was invalid, else 1 on a mismatch."""
+    """Run every case with an `expected:` block; each mismatch with the rules that fired, and each
+    failed rule expectation naming its rule; golden rationale text where a golden file exists;
+    counts, and for the whole corpus the rules that fired in no case. An invalid case file is
+    reported (stderr) and the others still run: exit 2 if any was invalid, else 1 on a mismatch.
+    With --mutate: the mutation run instead (cmd_mutate)."""
+    if args.mutate:
+        return cmd_mutate(args)
     from engine.tools.casetest import run_cases  # start-up cost
 
     engine = _engine(args.rules)
@@ -101,7 +117,8 @@ def cmd_test(args) -> int:
           + (f", {plural(len(run.golden_diffs), 'golden text differs', 'golden texts differ')}" if run.golden_diffs else "")
           + (f", {plural(changes['rewritten'], 'golden file')} rewritten, {changes['created']} created" if args.update_golden else "")
           + (f", {run.skipped} skipped (no expected:)" if run.skipped else "")
-          + (f", {plural(run.invalid_files, 'invalid case file')}" if run.invalid_files else ""))
+          + (f", {plural(run.invalid_files, 'invalid case file')}" if run.invalid_files else "")
+          + f"; {plural(run.rule_checks, 'rule expectation')} checked" + (f" ({run.rule_failed} failed)" if run.rule_failed else ""))
     total, never = len(run.rules), run.never_fired
     if args.paths:  # a few cases leave most rules unfired: listing them would be noise
         print(f"rule coverage: {total - len(never)} of {plural(total, 'rule')} fired")
@@ -115,7 +132,39 @@ def cmd_test(args) -> int:
     return EXIT_FAILED if run.failed or run.golden_diffs else EXIT_OK
 
 
+def cmd_mutate(args) -> int:
+    """`imr test --mutate`: delete each rule in turn; one line per rule whose deletion no case
+    notices, then the summary. Given PATHS, only the rules those cases exercise are deleted.
+    Exit 1 when any survived, 2 when a case file is invalid."""
+    from engine.tools.mutate import run_mutation, summary  # start-up cost
+
+    engine = _engine(args.rules)
+    run = run_mutation(engine, [Path(p) for p in args.paths or _defaults()[1:]], workers=args.workers,
+                       exercised_only=bool(args.paths))
+    for d in run.invalid:
+        print(d, file=sys.stderr)
+    if run.baseline_failures:
+        print(f"imr test --mutate: {plural(run.baseline_failures, 'expectation')} already fail with the full rule base (see `imr test`)", file=sys.stderr)
+    for s in run.survivors:
+        print(f"SURVIVED {s.rule} ({s.pack}): deleting it fails no expectation of the {plural(s.cases, 'case')} decided without it")
+    print(summary(run))
+    if run.invalid:
+        return EXIT_INPUT
+    return EXIT_FAILED if run.survivors else EXIT_OK
+
+
+def _case_list(label: str, paths) -> list[str]:
+    """`label: a, b, c` wrapped under a rule's line: the case files by name."""
+    import textwrap  # only imr packs wraps text
+
+    return textwrap.wrap(f"{label}: " + ", ".join(Path(p).stem for p in paths), width=110,
+                         initial_indent=" " * 6, subsequent_indent=" " * 8, break_on_hyphens=False)
+
+
 def cmd_packs(args) -> int:
+    """The packs with their rule and case counts; per rule its met / not-met coverage and the case
+    files whose expectations name it. Exit 1 when a rule lacks a met or a not-met case, or is
+    named by no case."""
     from engine.tools.coverage import corpus_coverage  # start-up cost
 
     engine = _engine(args.rules)
@@ -128,15 +177,24 @@ def cmd_packs(args) -> int:
         missing = [f"{c.rule}({'met' if not c.met else 'not met'})" for c in covs if not c.complete]
         uncovered_total += len(missing)
         print(f"{pack.pack:46} {pack.guideline:9} {pack.edition:8} {len(pack.rules):>5} {len(cases):>5}  {', '.join(missing) or '-'}")
+        for c in covs:
+            print(f"    {c.rule}: met in {len(c.met)}, not met in {plural(len(c.not_met), 'case')}"
+                  + ("" if c.named else "; named by no case"))
+            if c.governing_in:
+                print("\n".join(_case_list("governing", c.governing_in)))
+            if c.silent_in:
+                print("\n".join(_case_list("not fired", c.silent_in)))
     decided = ", ".join(f"{k}: {v}" for k, v in sorted(coverage.decisions.items()))
+    unnamed = coverage.unnamed
     print(f"{plural(len(engine.base.rules), 'rule')} in {plural(len(engine.base.packs), 'pack')}; {plural(coverage.cases, 'case')}, "
-          f"{plural(coverage.items, 'item')} ({decided}); {plural(uncovered_total, 'rule lacks', 'rules lack')} a met or a not-met case")
-    return EXIT_FAILED if uncovered_total else EXIT_OK
+          f"{plural(coverage.items, 'item')} ({decided}); {plural(uncovered_total, 'rule lacks', 'rules lack')} a met or a not-met case; "
+          f"{plural(len(unnamed), 'rule')} named by no case's expectation" + (f": {', '.join(unnamed)}" if unnamed else ""))
+    return EXIT_FAILED if uncovered_total or unnamed else EXIT_OK
 
 
 def cmd_schema(args) -> int:
     """Print, write or check the generated JSON Schemas; a --dir that is not a usable folder is bad input."""
-    from engine.load.paths import SCHEMA_DIR
+    from engine.load.paths import SCHEMA_DIR  # start-up cost
     from engine.tools import schema
 
     folder = Path(args.dir) if args.dir else SCHEMA_DIR
@@ -169,7 +227,13 @@ def cmd_explain(args) -> int:
     if unknown:  # else the trace would be silently empty
         raise InputError([Diagnostic(args.case, 1, 1, "E005", f"unknown item '{i}' (items: {', '.join(known)})") for i in unknown])
     engine = _engine(args.rules)
-    items = explain_case(engine, case, counterfactuals=not args.no_counterfactuals, max_size=args.max_size)
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() and not args.no_counterfactuals else None
+    try:
+        items = explain_case(engine, case, counterfactuals=not args.no_counterfactuals, max_size=args.max_size,
+                             budget_seconds=args.budget_seconds, budget_runs=args.budget_runs, progress=progress)
+    finally:
+        if progress is not None:
+            progress.clear()
     if args.item:
         items = [i for i in items if i.item_id in args.item]
     if args.format == "json":
@@ -179,10 +243,34 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
-def cmd_diff(args) -> int:
-    import tempfile  # start-up cost
+class _Progress:
+    """One line on a terminal, redrawn in place: which Upheld item the search is on, and its re-runs."""
 
-    from engine.decide.pipeline import Engine
+    def __init__(self, stream):
+        import time  # only on a terminal
+
+        self.stream, self.clock, self.start, self.width, self.last = stream, time.monotonic, time.monotonic(), 0, 0.0
+
+    def __call__(self, done: int, total: int, item_id: str, runs: int) -> None:
+        now = self.clock()
+        if now - self.last < 0.1 and runs > 1:  # at most ten redraws a second
+            return
+        self.last = now
+        text = printable(f"explain: item {done + 1} of {total} ({item_id}): {plural(runs, 're-run')}, {now - self.start:.1f} s", multiline=False)
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def cmd_diff(args) -> int:
+    import tempfile
+
+    from engine.decide.pipeline import Engine  # start-up cost
     from engine.load.paths import DEFAULT_CASES
     from engine.tools.diff import impact, render_json, render_text, repository, rules_folder
 
@@ -211,19 +299,86 @@ def cmd_docs(args) -> int:
     return EXIT_OK
 
 
-def cmd_batch(args) -> int:
-    from engine.ops.batch import run_batch  # start-up cost
+def cmd_vocabulary(args) -> int:
+    """Counts of the treated ICD-10-CM codes (placed, deliberately ungrouped, not accounted for), or
+    with --table the generated diagnosis-group table; --check fails on a code not accounted for or a
+    committed table out of date."""
+    from engine.checks.diagnoses import topic_groups  # start-up cost
+    from engine.checks.rulebase import load_rule_base
+    from engine.load.cases import shown
+    from engine.tools import dxtable
 
-    engine = _engine(args.rules)
+    base = load_rule_base(args.rules)
+    topics = topic_groups(base)
+    if args.table:
+        text = dxtable.render(base.vocabulary, topics)
+        target = Path(args.output) if args.output else (dxtable.TABLE_PATH if args.write else None)
+        if target is None:
+            sys.stdout.write(text)
+            return EXIT_OK
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {shown(target)}", file=sys.stderr)
+        return EXIT_OK
+    cov = dxtable.coverage(base.vocabulary, topics)
+    for line in dxtable.summary(cov):
+        print(line)
+    if not args.check:
+        return EXIT_OK
+    failed = False
+    where = shown(Path(base.files.root) / "vocabulary" / "diagnoses.yaml")
+    for name, codes in cov.missing.items():
+        if codes:
+            failed = True
+            print(Diagnostic(where, 1, 1, "V005", f"{len(codes)} codes in no group of topic '{name}' and not ungrouped "
+                                                  f"(e.g. {', '.join(codes[:5])}): place them under `prefixes:` or list them under `ungrouped:` with a reason"))
+    if dxtable.stale(base):
+        failed = True
+        print(Diagnostic(shown(dxtable.TABLE_PATH), 1, 1, "S003", "the diagnosis table is out of date with the vocabulary and the rules: run `imr vocabulary --table --write`"))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_batch(args) -> int:
+    """The input and the output are checked before the engine is built (an output that is the
+    input is refused: B001); the output file takes its place only when the batch completes. On
+    Ctrl-C or SIGTERM: one line saying how many records were written, and where (OUTPUT.partial,
+    which --resume continues), exit 128 + the signal's number."""
+    from engine.ops.batch import Input, Interrupted, Output, run_batch  # start-up cost
+
+    source = Input(args.input)
     try:
-        out = open(args.output, "w") if args.output else sys.stdout
-    except OSError as exc:
-        raise InputError([Diagnostic(str(args.output), 1, 1, "E000", f"cannot write the output file: {exc.strerror or exc}")]) from None
+        output = Output(args.output, source, resume=args.resume, stdout=sys.stdout)
+    except BaseException:
+        source.close()
+        raise
     try:
-        counts = run_batch(engine, args.input, out, workers=args.workers, progress=False if args.no_progress else None)
+        engine = _engine(args.rules)
+        counts = run_batch(engine, source, output, workers=args.workers, progress=False if args.no_progress else None)
+        output.commit()
+    except Interrupted as stop:
+        try:
+            where = output.interrupt()
+            kept = output.records
+            print(f"batch: interrupted: {plural(kept, 'case')} written to {where}"
+                  + (f" ({plural(stop.counts['bad_lines'], 'bad line')}; run again with --resume to continue)" if where.endswith(".partial")
+                     else " (nothing kept)" if not kept else ""), file=sys.stderr)
+        finally:
+            stop.restore()
+        return 128 + stop.signum
+    except KeyboardInterrupt as exc:  # before the first line (while the engine was built)
+        import signal  # only on this path
+
+        output.discard()
+        print("batch: interrupted: 0 cases written", file=sys.stderr)
+        return 128 + int(getattr(exc, "signum", signal.SIGINT))
+    except BaseException:
+        output.discard()
+        raise
     finally:
-        if args.output:
-            out.close()
+        source.close()
+    if counts["resumed"] or args.resume:
+        print(f"batch: resumed after {plural(counts['resumed'], 'case')} already decided in {output.prefix.path if output.prefix else 'no earlier output'}",
+              file=sys.stderr)
     print(f"batch: {plural(counts['cases'], 'case')} decided ({plural(counts['items'], 'item')}), {plural(counts['bad_lines'], 'bad line')}, "
           + (f"{plural(counts['warnings'], 'warning')}, " if counts["warnings"] else "")
           + f"{plural(counts['faults'], 'engine fault')}, {counts['seconds']} s, {counts['items_per_s']} items/s, workers {args.workers}", file=sys.stderr)
@@ -233,14 +388,25 @@ def cmd_batch(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from engine.ops.bench import bench  # start-up cost
+    """Figures of a benchmark run (engine/ops/bench.py); `--peers` adds the side-by-side ones."""
+    from engine.ops.bench import bench, peers  # start-up cost
 
     figures = bench(_engine(args.rules), args.count, args.seed, args.workers)
+    if getattr(args, "peers", False):
+        figures["peers"] = peers(min(args.count, 3000), args.seed, out=sys.stderr if args.format == "text" else None)
     if args.format == "json":
         print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>24}  {value}")
+        return EXIT_OK
+
+    def show(mapping: dict, indent: int = 0) -> None:
+        for key, value in mapping.items():
+            if isinstance(value, dict):
+                print(f"{' ' * indent}{key}:")
+                show(value, indent + 2)
+            else:
+                print(f"{' ' * indent}{key:>{max(1, 28 - indent)}}  {value}")
+
+    show(figures)
     return EXIT_OK
 
 
@@ -277,4 +443,10 @@ def cmd_generate(args) -> int:
     finally:
         if args.output:
             out.close()
+    return EXIT_OK
+
+
+def cmd_codes(args) -> int:
+    for code, title in CODES.items():
+        print(f"{code}  {title}")
     return EXIT_OK

@@ -3,17 +3,35 @@
 Exit codes: 0 success; 1 a check failed (validate found problems, a test case mismatched);
 2 bad input (one line per problem, `path:line:col: CODE message`); 3 an internal engine fault.
 Command bodies are in commands.py.
+
+What a command prints on standard output goes through `Printable`, so a control character from a
+case or a rule (a terminal escape in a description) is shown escaped, never acted on by the
+terminal; diagnostics escape theirs themselves (model/diagnostics.py). SIGTERM ends a command as
+Ctrl-C does: one line, exit 128 + the signal's number, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from engine.cli import commands
 from engine.cli.commands import EXIT_FAULT, EXIT_INPUT, EXIT_OK
 from engine.model.diagnostics import Diagnostic, InputError
+from engine.words import printable
+
+
+def positive_float(text: str) -> float:
+    """argparse type for a budget in seconds: more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -48,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="case files or folders (default: cases)")
     p.add_argument("--rules", help="rules folder")
     p.add_argument("--update-golden", action="store_true", help="rewrite golden rationale text (golden/*.txt beside the cases) instead of comparing it")
+    p.add_argument("--mutate", action="store_true", help="mutation testing: delete each rule in turn and report every rule whose deletion no case notices")
+    p.add_argument("--workers", type=positive_int, default=1, help="with --mutate: decide the mutants in N processes (default 1)")
     p.set_defaults(func=commands.cmd_test)
 
     p = sub.add_parser("packs", help="list rule packs with rule counts and the cases that exercise each rule")
@@ -70,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="also list the topic's rules outside the item's scope")
     p.add_argument("--max-size", type=int, default=2, choices=[1, 2, 3], help="largest set of facts tried together (default 2)")
     p.add_argument("--no-counterfactuals", action="store_true", help="skip the re-runs that find what documentation would change an Upheld item")
+    p.add_argument("--budget-seconds", type=positive_float, default=60.0,
+                   help="stop the search for what would change the decisions after this many seconds for the whole case (default 60); the output says so")
+    p.add_argument("--budget-runs", type=positive_int, default=2000,
+                   help="and after this many engine re-runs for one item (default 2000)")
     p.set_defaults(func=commands.cmd_explain)
 
     p = sub.add_parser("diff", help="impact of a rule change: cases whose decision or governing rule moves between two rule sets")
@@ -94,11 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write to this file instead of standard output (e.g. docs/rules.md)")
     p.set_defaults(func=commands.cmd_docs)
 
+    p = sub.add_parser("vocabulary", help="where each ICD-10-CM code of the treated chapters stands: counts, or the diagnosis-group table")
+    p.add_argument("--table", action="store_true", help="the Markdown table per prefix: region and groups per topic, ungrouped prefixes with reasons, counts")
+    p.add_argument("--write", action="store_true", help="with --table: (re)write docs/diagnosis-groups.md")
+    p.add_argument("-o", "--output", help="with --table: write to this file instead of standard output")
+    p.add_argument("--check", action="store_true", help="exit 1 when a treated code is in no group of a topic and not ungrouped, or docs/diagnosis-groups.md is out of date")
+    p.add_argument("--rules", help="rules folder")
+    p.set_defaults(func=commands.cmd_vocabulary)
+
     p = sub.add_parser("batch", help="decide a JSON Lines file of cases; determinations out as JSON Lines")
     p.add_argument("input", type=Path, help="JSON Lines file, one case per line ('-' for standard input)")
     p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
     p.add_argument("--workers", type=positive_int, default=1, help="decide in N processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted batch: keep the records of OUTPUT.partial (else OUTPUT) that are the decisions of the first input lines, decide the rest")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=commands.cmd_batch)
 
@@ -106,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", dest="count", type=positive_int, default=20_000, help="generated cases to time (default 20000)")
     p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--workers", type=positive_int, default=1, help="also time a batch in N processes against 1")
+    p.add_argument("--peers", action="store_true",
+                   help="also time the same decisions in zen-engine (the `bench` extra) and plain Python, and the "
+                        "cost per item with 37, 300 and 2,000 rules in a topic and 1, 3 and 10 items a case")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=commands.cmd_bench)
@@ -116,21 +153,76 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=commands.cmd_generate)
+
+    p = sub.add_parser("codes", help="every diagnostic code with its one-line meaning")
+    p.set_defaults(func=commands.cmd_codes)
     return parser
+
+
+class Printable:
+    """A text stream that shows control characters escaped (words.printable); newline and tab pass."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text))
+        return len(text)
+
+    def __getattr__(self, name):  # flush, fileno, isatty, buffer, encoding: the stream's own
+        return getattr(self.stream, name)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Python is when it arrives, as Ctrl-C raises KeyboardInterrupt."""
+
+    signum = signal.SIGTERM
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def signal_number(exc: BaseException) -> int:
+    """The signal behind an interruption: SIGTERM for Terminated, else SIGINT (Ctrl-C)."""
+    return int(getattr(exc, "signum", signal.SIGINT))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    stdout = sys.stdout
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (a test): SIGTERM keeps its handler
+        previous = None
+    sys.stdout = Printable(stdout)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout = stdout
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _is_engine_fault(exc: Exception) -> bool:
+    try:
+        from engine.durable.session import EngineFault  # only on this path (start-up cost)
+    except Exception:  # the engine itself does not import: an internal error, still one line
+        return False
+    return isinstance(exc, EngineFault)
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except InputError as exc:
         for d in exc.diagnostics:
             print(d, file=sys.stderr)
         return EXIT_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("imr: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal_number(exc)
     except BrokenPipeError:
         return EXIT_OK
     except OSError as exc:  # an output path that cannot be written (a folder, no permission, ...)
@@ -138,8 +230,6 @@ def main(argv: list[str] | None = None) -> int:
         print(Diagnostic(str(where), 1, 1, "E000", f"cannot write: {exc.strerror or exc}"), file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:  # an engine bug: one line, never a traceback
-        from engine.durable.session import EngineFault  # only on this path (start-up cost)
-
-        kind = "engine fault" if isinstance(exc, EngineFault) else "internal error"
-        print(f"imr: {kind}: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        kind = "engine fault" if _is_engine_fault(exc) else "internal error"
+        print(printable(f"imr: {kind}: {type(exc).__name__}: {exc}".splitlines()[0], multiline=False), file=sys.stderr)
         return EXIT_FAULT

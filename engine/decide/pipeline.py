@@ -1,20 +1,26 @@
 """The pipeline, wired once: load -> validate -> compile -> (per case) facts -> fire -> aggregate.
 
-`Engine` is what the command line, the tests and the benchmark use. Loading and compiling happen
-once; each decision opens one short durable-rules session per topic and deletes it when read.
+`Engine` is what the command line, the tools, the tests and the benchmark use. Loading and
+compiling happen once; each decision encodes the case's facts for durable-rules, runs the
+sessions of each topic its items need (durable/session.py: route, criterion shards, search
+sequence and decision, all fired in durable-rules), reads what fired into events per item, and
+aggregates them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from engine.decide.aggregate import Aggregator
-from engine.model.case import Case
-from engine.durable.compile import CompiledRules, compile_rules
-from engine.model.determination import Determination
-from engine.facts.build import CaseFacts, add_memberships, build_facts
-from engine.durable.session import Rete, SessionLog
 from engine.checks.rulebase import RuleBase, load_rule_base
+from engine.decide.aggregate import Aggregator
+from engine.decide.letter import Letter
+from engine.durable.compile import FALLBACK_TOPIC, CompiledRules, compile_rules
+from engine.durable.encode import encode
+from engine.durable.session import Rete
+from engine.durable.trace import ItemEvents, read
+from engine.facts.build import CaseFacts, build_facts
+from engine.model.case import Case
+from engine.model.determination import Determination
 
 
 class Engine:
@@ -23,27 +29,38 @@ class Engine:
         self.compiled: CompiledRules = compile_rules(self.base)
         self.rete = Rete(self.compiled)
         self.aggregator = Aggregator(self.base)
+        self.letter = Letter(self.base)
 
     def facts(self, case: Case) -> CaseFacts:
-        return add_memberships(build_facts(case, self.base.vocabulary), self.compiled.memberships)
+        return build_facts(case, self.base.vocabulary)
 
-    def fire(self, facts: CaseFacts) -> dict[str, SessionLog]:
-        """One session per topic the case's items need; returns each item's session log."""
+    def sessions(self, facts: CaseFacts):
+        """Run the case's sessions (per topic its items need, route and criterion shards; one decide
+        session for them all): [(item ids, session log)]. (A Rete without `run_case`, such as
+        tools/mutate.py's overlay, is run one topic at a time, each with its own decide session.)"""
         by_topic: dict[str, list] = {}
-        for item_id, topic, item_facts in facts.items:
-            if topic not in self.rete.names:
-                topic = "unrouted"
-            by_topic.setdefault(topic, []).append((item_id, item_facts))
-        logs: dict[str, SessionLog] = {}
-        for topic, entries in by_topic.items():
-            session_facts = list(facts.case_facts)
-            for _, item_facts in entries:
-                session_facts.extend(item_facts)
-            log = self.rete.run(topic, session_facts)
-            for item_id, _ in entries:
-                logs[item_id] = log
-        return logs
+        names = self.rete.names
+        for item in encode(facts, self.compiled.memberships):
+            by_topic.setdefault(item.topic if item.topic in names else FALLBACK_TOPIC, []).append(item)
+        run_case = getattr(self.rete, "run_case", None)
+        if run_case is not None and by_topic:  # one decide session for the case's topics together
+            return [([item.item_id for items in by_topic.values() for item in items], run_case(list(by_topic.items())))]
+        return [([item.item_id for item in items], self.rete.run(topic, items)) for topic, items in by_topic.items()]
+
+    def fire(self, facts: CaseFacts) -> dict[str, ItemEvents]:
+        """What fired for each item, as events."""
+        events: dict[str, ItemEvents] = {}
+        ranks = self.compiled.pack_ranks
+        for item_ids, log in self.sessions(facts):
+            events.update(read(log, item_ids, ranks))
+        return events
+
+    def trace(self, case: Case) -> tuple[CaseFacts, dict[str, ItemEvents], Determination]:
+        """The decision with what it was made from: the facts and the events of each item (explain, coverage)."""
+        facts = self.facts(case)
+        events = self.fire(facts)
+        outcomes = [self.aggregator.outcome(events[item.id]) for item in case.requested_items]
+        return facts, events, self.letter.determination(case, facts, outcomes)
 
     def decide(self, case: Case) -> Determination:
-        facts = self.facts(case)
-        return self.aggregator.determination(case, facts, self.fire(facts))
+        return self.trace(case)[2]

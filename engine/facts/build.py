@@ -1,142 +1,28 @@
-"""Assert-facts step, first half: turn a validated Case into flat facts for the Rete network.
+"""Assert-facts step, first half: turn a validated Case into flat, engine-neutral facts.
 
 One fact per entity (request, patient, clinical findings, medication summary) and, per requested
 item, the item and what belongs to it (its treatment history, its diagnosis profile, the surgery in
 its region, its ingredients). A fact the record does not document is an *absent* property, never
-None: durable-rules matches absence with `$nex`, which is how "not documented" reaches the rules.
-Derived quantities (total visits, weeks since surgery) are computed here once, because
-durable-rules allows arithmetic only on the right of a comparison.
-
-FACT_FIELDS is the vocabulary of the rule language: a condition may name exactly these fields.
+None: absence is how "not documented" reaches the rules. Dates stay dates here; the encoding the
+rules engine needs (engine/durable/encode.py) is applied when facts are asserted. Derived
+quantities (total visits, weeks since surgery) are computed here once; their names, types and
+labels are declared in schema.py, and the fields a case states directly are copied by name from
+the schema, so a new case-model field needs no edit here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass
 
+from engine.facts.schema import SCHEMA
 from engine.model.case import NOT_DOCUMENTED, Case, MedicationItem, ProcedureItem, TherapyItem
 from engine.model.vocabulary import Vocabulary
 
-# entity -> field -> type ("bool", "number", "text", "date"); dx gets one bool per diagnosis group.
-BASE_FIELDS: dict[str, dict[str, str]] = {
-    "request": {"date": "date", "jurisdiction": "text"},
-    "patient": {"age": "number", "sex": "text", "months_since_injury": "number", "chronic": "bool", "date_of_injury": "date"},
-    "clinical": {
-        "pain_score": "number", "acute_flare_up": "bool", "new_injury": "bool", "red_flags": "bool",
-        "neurological_change": "bool", "radiculopathy_on_exam": "bool",
-        "imaging_corroborates_radiculopathy": "bool", "functional_baseline_and_goals": "bool",
-        "conservative_care_unresponsive": "bool",
-        "work_status": "text", "gi_risk_factors": "bool", "aberrant_behaviour": "bool",
-        "gi_bleed_history": "bool", "pain_management_consult": "bool", "opioid_risk_level": "text",
-        "active_therapy_concurrent": "bool", "reduced_weight_bearing_indicated": "bool", "therapy_plateau": "bool",
-        "surgical_candidate": "bool", "return_to_work_goal": "bool", "job_physical_demand": "text",
-        "conservative_care_failed": "bool", "significant_functional_loss": "bool", "motivated_to_change": "bool",
-        "negative_predictors_addressed": "bool", "delayed_recovery_risk": "bool", "cbt_program": "bool",
-    },
-    "meds": {"first_line_failed": "bool", "prior_treatment_failed": "bool", "nsaid_current": "bool", "opioid_current": "bool", "current_count": "number",
-             "nsaid_count": "number", "gi_risk_cotherapy": "bool", "non_opioid_failed": "bool"},
-    "item": {
-        "id": "text", "type": "text", "service": "text", "topic": "text", "region": "text",
-        "visits_requested": "number", "frequency_per_week": "number", "duration_weeks": "number",
-        "form": "text", "compounded": "bool", "ingredient_count": "number", "refills": "number",
-        "quantity": "number", "levels": "number", "drug": "text", "drug_class": "text",
-        "daily_dose_mg": "number", "mme_daily": "number", "mme_daily_total": "number", "contains_salicylate": "bool",
-        "maintenance_care": "bool", "acquisition": "text",
-        "approach": "text", "fluoroscopy": "bool", "compound_necessity_documented": "bool",
-    },
-    "history": {
-        "prior": "bool", "visits_completed": "number", "visits_total": "number",
-        "functional_improvement": "bool", "home_exercise_program": "bool",
-        "weeks_since_last_visit": "number", "pain_relief_percent": "number", "relief_weeks": "number",
-        "medication_reduced": "bool", "weeks_in_use": "number",
-        "adverse_effects": "bool", "course_weeks": "number", "current": "bool",
-        "service_visits_total": "number",
-        "visits_past_year": "number", "past_year_total": "number",
-    },
-    "dx": {"pm_group": "text", "count": "number"},
-    "surgery": {"procedure": "text", "region": "text", "months_since": "number", "weeks_since": "number", "date_documented": "bool"},
-    "ingredient": {"drug": "text", "drug_class": "text", "subclass": "text", "strength_pct": "number"},
-    "finding": {"label": "text", "status": "text", "rule": "text", "pack": "text"},
-}
-
-# Fields facts.py always sets (a true/false answer, never "not documented"): a condition on them
-# cannot be unknown, so the compiler drops the not-documented alternatives that test their absence.
-ALWAYS_PRESENT = {
-    "request": {"date", "jurisdiction"},
-    "item": {"id", "type", "service", "topic", "region"},
-    "meds": {"current_count", "nsaid_current", "opioid_current", "nsaid_count", "gi_risk_cotherapy"},
-    "dx": None,  # every field except pm_group
-    "surgery": {"procedure", "region", "date_documented"},
-    "ingredient": {"drug"},
-    "finding": {"status", "rule", "pack"},
-}
-
-
-def mirror(field: str) -> str:
-    """The item fact's copy of a request field. Every rule tests the request's date against its
-    edition, so every rule would join the request fact; testing the copy on the item instead spares
-    that join (measured: about a third of a physical-medicine session's matching time)."""
-    return f"request_{field}"
-
-
-MIRRORS = frozenset(mirror(f) for f in BASE_FIELDS["request"])
-
-
-def always_present(entity: str, field: str) -> bool:
-    fields = ALWAYS_PRESENT.get(entity, set())
-    return field != "pm_group" if fields is None else field in fields
-
-
-CASE_ENTITIES = ("request", "patient", "clinical", "meds")
-ITEM_ENTITIES = ("item", "history", "dx", "surgery", "ingredient", "finding")
-ENTITY_ORDER = ("request", "item", "patient", "clinical", "meds", "history", "dx", "surgery", "ingredient", "finding")
-REGIONS = ["cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist_hand", "hip", "knee", "ankle_foot", "multiple", "other"]
 _PM_PRIORITY = {"crps": 3, "neuritis_radiculitis": 2, "myalgia_myositis": 1}
 _FIRST_LINE = {("antidepressant", "tca"), ("antidepressant", "snri"), ("antiepileptic", None)}
 _GI_COTHERAPY = {"antiplatelet", "corticosteroid", "anticoagulant"}  # CPMTG p. 68: ASA, steroids, anticoagulants
 _NON_OPIOID = {"nsaid", "analgesic"}  # non-opioid analgesics to try before opioids (CPMTG p. 76)
-
-
-def fact_fields(vocab: Vocabulary) -> dict[str, dict[str, str]]:
-    fields = {entity: dict(f) for entity, f in BASE_FIELDS.items()}
-    for group in vocab.diagnoses.groups:
-        fields["dx"][group] = "bool"
-    return fields
-
-
-def allowed_values(vocab: Vocabulary, labels: set[str]) -> dict[str, set]:
-    """Known values of text fields, so a misspelt value in a condition is caught at validation."""
-    topics = {s.topic for s in vocab.services.services.values()} | set(vocab.services.medication_topics.forms.values()) | set(vocab.services.medication_topics.classes.values())
-    return {
-        "item.service": set(vocab.services.services),
-        "item.region": set(REGIONS),
-        "item.type": {"therapy", "medication", "procedure"},
-        "item.form": {"oral", "topical", "patch", "injection"},
-        "item.topic": topics,
-        "item.drug": set(vocab.drugs.drugs),
-        "item.drug_class": set(vocab.drugs.classes),
-        "surgery.procedure": set(vocab.procedures.procedures),
-        "surgery.region": set(REGIONS),
-        "ingredient.drug": set(vocab.drugs.drugs),
-        "ingredient.drug_class": set(vocab.drugs.classes),
-        "ingredient.subclass": {d.subclass for d in vocab.drugs.drugs.values() if d.subclass},
-        "dx.pm_group": set(_PM_PRIORITY),
-        "finding.label": labels,
-        "finding.status": {"met", "not_met", "not_documented"},
-        "clinical.work_status": {"full duty", "modified duty", "off work"},
-        "clinical.opioid_risk_level": {"low", "moderate", "high"},
-        "clinical.job_physical_demand": {"sedentary", "light", "medium", "heavy", "very heavy"},
-        "item.acquisition": {"rental", "purchase"},
-        "item.approach": {"transforaminal", "interlaminar", "caudal"},
-        "patient.sex": {"female", "male"},
-        "request.jurisdiction": {"CA", "TX"},
-    }
-
-
-def date_number(day: dt.date) -> int:
-    return day.year * 10000 + day.month * 100 + day.day
 
 
 def _put(fact: dict, key: str, value) -> None:
@@ -157,37 +43,35 @@ class CaseFacts:
     items: list[tuple[str, str, list[dict]]]  # (item id, topic, facts)
 
 
-def add_memberships(facts: CaseFacts, memberships: dict) -> CaseFacts:
-    """Set the compiled rules' value-list indicators (compiler.Memberships) on the facts they test:
-    `in_service_2: true` where the item's service is one the list names. Absent otherwise, like
-    any property that does not hold."""
-    if not memberships:
-        return facts
-    for fact in itertools.chain(facts.case_facts, *(item_facts for _, _, item_facts in facts.items)):
-        for (entity, field, values), name in memberships.items():
-            if fact["t"] == entity and fact.get(field) in values:
-                fact[name] = True
-    return facts
+_DIRECT: dict[tuple, tuple[str, ...]] = {}
+
+
+def _copy(fact: dict, model, entity: str) -> None:
+    """The fields a case states directly, copied by the names the schema derived from the model."""
+    key = (type(model), entity)
+    names = _DIRECT.get(key)
+    if names is None:
+        names = _DIRECT[key] = tuple(n for n in type(model).model_fields if n in SCHEMA[entity])
+    for name in names:
+        value = getattr(model, name)
+        if value is not None and value != NOT_DOCUMENTED:
+            fact[name] = value
 
 
 def build_facts(case: Case, vocab: Vocabulary) -> CaseFacts:
     day = case.request_date
-    request = {"t": "request", "id": "request", "date": date_number(day), "jurisdiction": case.jurisdiction}
+    request = {"t": "request", "id": "request", "date": day, "jurisdiction": case.jurisdiction}
 
     worker = case.injured_worker
     patient = {"t": "patient", "id": "patient"}
-    _put(patient, "age", worker.age)
-    _put(patient, "sex", worker.sex)
+    _copy(patient, worker, "patient")
     if isinstance(worker.date_of_injury, dt.date):
-        patient["date_of_injury"] = date_number(worker.date_of_injury)
         months = _months(worker.date_of_injury, day)
         patient["months_since_injury"] = months
         patient["chronic"] = months >= 3
 
     clinical = {"t": "clinical", "id": "clinical"}
-    for name, value in case.clinical_findings.model_dump().items():
-        if name in BASE_FIELDS["clinical"]:
-            _put(clinical, name, value)
+    _copy(clinical, case.clinical_findings, "clinical")
 
     meds = _medication_summary(case, vocab)
     items = []
@@ -248,27 +132,16 @@ def _item_facts(case: Case, item, vocab: Vocabulary) -> tuple[str, list[dict]]:
     day = case.request_date
     topic = _topic(item, vocab)
     iid = item.id
-    # `item_id` repeats `id` for joins: durable-rules does not join on a fact's `id` property
-    fact = {"t": "item", "id": iid, "item_id": iid, "type": item.type, "region": item.region, "topic": topic,
-            mirror("date"): date_number(day), mirror("jurisdiction"): case.jurisdiction}
+    # every fact of an item names it in `item_id`, the item fact too, so facts of one item join on one field
+    fact = {"t": "item", "id": iid, "item_id": iid, "topic": topic}
+    _copy(fact, item, "item")
     history = {"t": "history", "id": f"{iid}/history", "item_id": iid}
     extra: list[dict] = []
 
     if isinstance(item, (TherapyItem, ProcedureItem)):
-        fact["service"] = item.service
         if isinstance(item, TherapyItem):
             fact["visits_requested"] = item.visits_requested
-            _put(fact, "frequency_per_week", item.frequency_per_week)
-            _put(fact, "duration_weeks", item.duration_weeks)
-            _put(fact, "maintenance_care", item.maintenance_care)
             _service_visits(case, item, history)
-        else:
-            fact["quantity"] = item.quantity
-            _put(fact, "levels", item.levels)
-            _put(fact, "acquisition", item.acquisition)
-            _put(fact, "duration_weeks", item.duration_weeks)
-            _put(fact, "approach", item.approach)
-            _put(fact, "fluoroscopy", item.fluoroscopy)
         _therapy_history(case, item, history)
         if "visits_completed" in history and "visits_requested" in fact:
             history["visits_total"] = history["visits_completed"] + fact["visits_requested"]
@@ -276,16 +149,10 @@ def _item_facts(case: Case, item, vocab: Vocabulary) -> tuple[str, list[dict]]:
             history["past_year_total"] = history["visits_past_year"] + fact["quantity"]
     else:
         fact["service"] = "medication"
-        fact["form"] = item.form
-        fact["compounded"] = item.compounded
         fact["ingredient_count"] = len(item.ingredients)
-        fact["refills"] = item.refills
-        _put(fact, "duration_weeks", item.duration_weeks)
         first = item.ingredients[0].drug
         fact["drug"] = first
         _put(fact, "drug_class", _drug_class(vocab, first)[0])
-        _put(fact, "daily_dose_mg", item.daily_dose_mg)
-        _put(fact, "compound_necessity_documented", item.compound_necessity_documented)
         fact["contains_salicylate"] = any(_drug_class(vocab, i.drug)[0] == "salicylate" for i in item.ingredients)
         for n, ing in enumerate(item.ingredients):
             cls, sub = _drug_class(vocab, ing.drug)
@@ -419,6 +286,12 @@ def _morphine_equivalents(case: Case, item: MedicationItem, vocab: Vocabulary, f
             return
         total += extra
     fact["mme_daily_total"] = round(total, 1)
+
+
+def item_diagnoses(case: Case, item, vocab: Vocabulary) -> tuple[str, dict]:
+    """The topic of one requested item and its diagnosis profile (the `dx` fact its rules read),
+    without the rest of its facts: what the diagnosis check of `imr validate` (W005) looks at."""
+    return _topic(item, vocab), _dx_profile(case, item, vocab)
 
 
 def _dx_profile(case: Case, item, vocab: Vocabulary) -> dict:

@@ -1,15 +1,20 @@
 """Rationale templates: jinja2's immutable sandbox, restricted further to `{{ entity.field }}`.
 
-A template may read facts (`{{ history.visits_completed }}`), the rule's allowance and the
-finding's subject, and apply a few formatting filters. Calls, attribute chains, and names outside
-the fact vocabulary are rejected at validation, so rule text cannot reach Python internals; the
-sandbox is the second wall. A fact that is not documented renders as "not documented".
+A template may read facts (`{{ history.visits_completed }}`), the rule's allowance (in a rule
+written against a table, its row), a table in words (`{{ tables.NAME }}`, a literal of the
+template: compile_template) and the finding's subject, and apply a few formatting filters.
+Calls, attribute chains, and names outside the fact vocabulary are rejected at validation, so
+rule text cannot reach Python internals; the sandbox is the second wall. A fact that is not
+documented renders as "not documented".
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 NOT_DOCUMENTED_TEXT = "not documented"
 ALLOWED_FILTERS = {"default", "round", "int", "lower", "upper", "title", "replace", "join", "length", "yesno"}
@@ -44,14 +49,15 @@ class TemplateProblem(ValueError):
         self.message, self.line = message, line
 
 
-def check_template(text: str, fields: dict[str, dict[str, str]]) -> list[TemplateProblem]:
-    """Names, attribute access, calls and filters a template uses, checked against the facts."""
+def check_template(text: str, fields: dict[str, dict[str, str]], names: dict | None = None) -> list[TemplateProblem]:
+    """Names, attribute access, calls and filters a template uses, checked against the facts.
+    `names` adds or replaces names beyond the facts (a table rule's `allowance`: the row's columns)."""
     try:
-        tree = _ENV.parse(text)
+        tree = _parsed(text)
     except TemplateSyntaxError as exc:
         return [TemplateProblem(f"template syntax: {exc.message}", exc.lineno or 1)]
     problems: list[TemplateProblem] = []
-    allowed = {**{k: set(v) for k, v in fields.items()}, **EXTRA_NAMES}
+    allowed = {**{k: set(v) for k, v in fields.items()}, **EXTRA_NAMES, **(names or {})}
     for node in tree.find_all((nodes.Call, nodes.Getitem, nodes.Filter, nodes.Getattr, nodes.Name, nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends, nodes.Macro, nodes.Assign)):
         line = getattr(node, "lineno", 1) or 1
         if isinstance(node, (nodes.Call, nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends, nodes.Macro, nodes.Assign)):
@@ -72,8 +78,56 @@ def check_template(text: str, fields: dict[str, dict[str, str]]) -> list[Templat
     return problems
 
 
-def compile_template(text: str):
+def compile_template(text: str, constants: dict[str, dict] | None = None):
+    """The compiled template (one per distinct text: a rule expanded per table row shares it), or,
+    with `constants` (`tables`: a table in words), the template with `name.attr` of each name in
+    `constants` replaced by its value in the syntax tree before it is compiled: a value is a
+    literal of the template, never text pasted into its source."""
+    if not constants:
+        return _compiled(text)
+    tree = _Constants(constants).visit(_ENV.parse(text))
+    return _ENV.template_class.from_code(_ENV, _ENV.compile(tree), _ENV.make_globals(None), None)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str):
     return _ENV.from_string(text)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str):
+    """The syntax tree, for reading only (a rule expanded per table row checks one text many times)."""
+    return _ENV.parse(text)
+
+
+class _Constants(NodeTransformer):
+    def __init__(self, constants: dict[str, dict]):
+        self.constants = constants
+
+    def visit_Getattr(self, node):
+        if isinstance(node.node, nodes.Name) and node.node.name in self.constants:
+            return nodes.Const(self.constants[node.node.name][node.attr], lineno=node.lineno)
+        return self.generic_visit(node)
+
+
+def is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def render_constant(text: str, context: dict[str, dict]) -> str:
+    """A text that reads only `context` (a title or documentation line reading a table row),
+    rendered once; a text without template syntax is returned as written."""
+    return render(_compiled(text), context) if is_template(text) else text
+
+
+@lru_cache(maxsize=4096)
+def attributes_read(text: str, name: str) -> frozenset[str]:
+    """The fields of `name` a template reads (`{{ allowance.visits }}` -> {"visits"})."""
+    try:
+        tree = _parsed(text)
+    except TemplateSyntaxError:
+        return frozenset()
+    return frozenset(n.attr for n in tree.find_all(nodes.Getattr) if isinstance(n.node, nodes.Name) and n.node.name == name)
 
 
 def render(template, context: dict) -> str:

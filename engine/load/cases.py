@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from engine.model.case import Case
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.load.positions import validation_diagnostics
-from engine.load.yaml_source import Source, load_file
+from engine.load.yaml_source import Source, load_failure, load_file
 
 from engine.load.paths import DEFAULT_CASES  # noqa: E402 (the one definition)
 
@@ -22,6 +22,8 @@ def case_from_source(source: Source) -> Case:
         return Case.model_validate(source.data)
     except ValidationError as exc:
         raise InputError(validation_diagnostics(exc, source, "E002")) from None
+    except Exception as exc:  # a model check that failed unexpectedly: this file's problem (a folder run goes on)
+        raise InputError([load_failure(source.path, exc)]) from None
 
 
 def load_case(path: str | Path) -> Case:

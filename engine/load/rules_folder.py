@@ -20,8 +20,9 @@ from pydantic import ValidationError
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.load.positions import validation_diagnostics
 from engine.model.rules import Pack, Profile, Rule
-from engine.model.vocabulary import Vocabulary, load_vocabulary
-from engine.load.yaml_source import Source, load_file
+from engine.load.vocabulary import load_vocabulary
+from engine.model.vocabulary import Vocabulary
+from engine.load.yaml_source import Source, load_failure, load_file
 
 from engine.load.paths import DEFAULT_RULES  # noqa: E402 (the one definition)
 
@@ -97,23 +98,24 @@ def load_rule_files(root: str | Path | None = None, lenient: bool = False, repla
     pack_files = {p.name: p for p in _yaml_files(root / "packs")}
     pack_files.update({name: Path(other) for name, other in replace.items()})
     for _, path in sorted(pack_files.items()):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
         try:
-            source = load_file(path)
+            source = load_file(path)  # kind and size checked before reading (a FIFO, a huge file)
         except InputError as exc:
             problems.extend(exc.diagnostics)
             continue
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
         try:
             packs.append(LoadedPack(Pack.model_validate(source.data), source))
         except ValidationError as exc:
             problems.extend(validation_diagnostics(exc, source, "R001"))
             if lenient and (salvaged := _salvage(source)) is not None:
                 packs.append(salvaged)
+        except Exception as exc:  # a model check that failed unexpectedly: this pack's problem, not the run's
+            problems.append(load_failure(path, exc))
 
     profiles: dict[str, Profile] = {}
     profile_sources: dict[str, Source] = {}
     for path in _yaml_files(profile_root / "profiles"):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
         try:
             source = load_file(path)
             profile = Profile.model_validate(source.data)
@@ -123,13 +125,17 @@ def load_rule_files(root: str | Path | None = None, lenient: bool = False, repla
         except ValidationError as exc:
             problems.extend(validation_diagnostics(exc, source, "P001"))
             continue
+        except Exception as exc:  # as for packs
+            problems.append(load_failure(path, exc))
+            continue
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
         if profile.jurisdiction in profiles:
             problems.append(source.diagnostic(("jurisdiction",), "P002", f"a second profile for jurisdiction {profile.jurisdiction}"))
         profiles[profile.jurisdiction] = profile
         profile_sources[profile.jurisdiction] = source
     if not profiles:
         problems.append(Diagnostic(str(profile_root / "profiles"), 1, 1, "P003", "no jurisdiction profile found"))
-    for vocab_file in _yaml_files(vocab_root / "vocabulary"):
+    for vocab_file in _yaml_files(vocab_root / "vocabulary") if vocabulary is not None else ():  # read only once loaded (bounded)
         digest.update(vocab_file.name.encode() + b"\0" + vocab_file.read_bytes())
     if problems and not lenient:
         raise InputError(problems)

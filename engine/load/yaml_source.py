@@ -4,8 +4,12 @@ PyYAML's safe composer builds a node tree with line and column marks; we convert
 Python values ourselves so that each value's field path maps to its position in the file. That is
 what lets a pydantic error on `rules.3.when` be reported as `packs/x.yaml:41:11`.
 
-The conversion is bounded (size, depth, node count after alias expansion), so hostile files such
-as "billion laughs" alias bombs or deep nesting end in a one-line error, not a hang.
+The limits are checked before the work: a file's kind and size before it is read (load/files.py),
+its node count and nesting while libyaml's C parser reads its events, before any tree is built (a
+file of millions of small values is refused in a fraction of a second), and the node count again
+while composing and after alias expansion, so hostile files such as "billion laughs" alias bombs or
+deep nesting end in a one-line error, not a hang. Any other failure to load a file is that file's
+positioned diagnostic too (Y009), never an exception that would end a run over a folder.
 """
 
 from __future__ import annotations
@@ -15,8 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml import events
 
+from engine.load.files import read_bounded
 from engine.model.diagnostics import Diagnostic, InputError
+
+try:
+    from yaml._yaml import CParser as _CParser  # libyaml: reads events ~20x faster than the Python parser
+except ImportError:  # PyYAML built without libyaml: the composer's own count still bounds the work
+    _CParser = None
 
 MAX_BYTES = 5_000_000
 MAX_DEPTH = 64
@@ -56,6 +67,7 @@ class _Builder:
         self.positions: dict[tuple, Loc] = {}
         self.value_positions: dict[tuple, Loc] = {}
         self.nodes = 0
+        self.at: yaml.Node | None = None  # the node being built (where an unexpected failure is placed)
         self._scalar = yaml.SafeLoader("")  # only its construct_scalar-family methods are used
 
     def error(self, node: yaml.Node, code: str, message: str) -> InputError:
@@ -63,6 +75,7 @@ class _Builder:
         return InputError([Diagnostic(self.path, mark.line + 1, mark.column + 1, code, message)])
 
     def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
+        self.at = node
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.error(node, "Y003", f"document expands to more than {MAX_NODES} values (alias bomb?)")
@@ -81,7 +94,12 @@ class _Builder:
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise self.error(key_node, "Y005", "mapping keys must be plain scalars")
-                key = self._scalar.construct_object(key_node)
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise self.error(key_node, "Y005", "merge keys (<<) are not supported: write the fields out")
+                try:
+                    key = self._scalar.construct_object(key_node)
+                except yaml.YAMLError as exc:
+                    raise self.error(key_node, "Y005", f"mapping key cannot be read: {_first_line(getattr(exc, 'problem', None) or exc)}") from None
                 if not isinstance(key, (str, int, bool)) or key is None:
                     raise self.error(key_node, "Y005", f"mapping key {key!r} is not a name")
                 key = str(key) if not isinstance(key, str) else key
@@ -100,10 +118,83 @@ class _Builder:
             raise self.error(node, "Y007", f"bad scalar: {_first_line(exc)}") from None
 
 
+class _Limit(Exception):
+    """A limit reached while reading events or composing: where, which code, what."""
+
+    def __init__(self, mark, code: str, message: str):
+        super().__init__(message)
+        self.mark, self.code, self.message = mark, code, message
+
+
+_NODE_EVENTS = (events.ScalarEvent, events.AliasEvent)
+_OPEN_EVENTS = (events.SequenceStartEvent, events.MappingStartEvent)
+
+
+def _prescan(text: str) -> None:
+    """Count values and nesting as libyaml reads the events, before anything is built: raises
+    _Limit at the first value past MAX_NODES or the first collection deeper than MAX_DEPTH. A
+    document libyaml cannot read is left to the composer, which reports it in its own words."""
+    if _CParser is None:
+        return
+    parser = _CParser(text)
+    nodes = depth = 0
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, events.StreamEndEvent):
+                return
+            if isinstance(event, _OPEN_EVENTS):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _Limit(event.start_mark, "Y004", f"nesting deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, events.CollectionEndEvent):
+                depth -= 1
+                continue
+            elif not isinstance(event, _NODE_EVENTS):
+                continue
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _Limit(event.start_mark, "Y003", f"document holds more than {MAX_NODES} values: refused before building it")
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in (exc.problem or ""):  # libyaml's own limit (1,000 levels), met while scanning ahead
+            raise _Limit(exc.problem_mark, "Y004", f"nesting deeper than {MAX_DEPTH} levels") from None
+    except yaml.YAMLError:
+        return
+    finally:
+        parser.dispose()
+
+
+class _CountingLoader(yaml.SafeLoader):
+    """The safe composer, counting nodes as it composes them (in case the count above was skipped)."""
+
+    composed = 0
+
+    def compose_node(self, parent, index):
+        self.composed += 1
+        if self.composed > MAX_NODES:
+            raise _Limit(self.peek_event().start_mark, "Y003", f"document holds more than {MAX_NODES} values: refused before building it")
+        return super().compose_node(parent, index)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    _prescan(text)
+    loader = _CountingLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
 def _first_line(exc: Exception) -> str:
     """Diagnostics are one line each; some library messages span several."""
     text = " ".join(str(exc).split("\n")[:1]).strip()
     return text or type(exc).__name__
+
+
+def load_failure(path, exc: Exception, line: int = 1, col: int = 1) -> Diagnostic:
+    """An unexpected exception while loading one file, as that file's diagnostic (Y009): a run
+    over a folder reports it with the other files' problems instead of ending."""
+    return Diagnostic(str(path), line, col, "Y009", f"cannot load: {type(exc).__name__}: {_first_line(exc)}")
 
 
 def parse_text(text: str, path: str) -> Source:
@@ -111,7 +202,10 @@ def parse_text(text: str, path: str) -> Source:
     if len(text) > MAX_BYTES:
         raise InputError([Diagnostic(path, 1, 1, "Y001", f"file larger than {MAX_BYTES} bytes")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
+    except _Limit as exc:
+        line, col = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
+        raise InputError([Diagnostic(path, line, col, exc.code, exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -121,25 +215,28 @@ def parse_text(text: str, path: str) -> Source:
         raise InputError([Diagnostic(path, 1, 1, "Y002", f"invalid YAML: {_first_line(exc)}")]) from None
     except RecursionError:
         raise InputError([Diagnostic(path, 1, 1, "Y004", "nesting too deep")]) from None
+    except Exception as exc:  # anything else the reader or composer raises: this file's problem, not the run's
+        raise InputError([load_failure(path, exc)]) from None
     if node is None:
         raise InputError([Diagnostic(path, 1, 1, "Y008", "file is empty")])
     builder = _Builder(path)
     try:
         data = builder.build(node, (), 0)
+    except InputError:
+        raise
     except RecursionError:
         raise InputError([Diagnostic(path, 1, 1, "Y004", "nesting too deep")]) from None
+    except Exception as exc:  # a value the builder did not expect: this file's problem, placed at that value
+        mark = builder.at.start_mark if builder.at is not None else None
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise InputError([load_failure(path, exc, line, col)]) from None
     return Source(path=path, data=data, positions=builder.positions, value_positions=builder.value_positions)
 
 
 def load_file(path: str | Path) -> Source:
-    """Read and parse a YAML file; unreadable or non-UTF-8 files become diagnostics too."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError([Diagnostic(str(path), 1, 1, "Y000", f"cannot read file: {exc.strerror or exc}")]) from None
-    if len(raw) > MAX_BYTES:
-        raise InputError([Diagnostic(str(path), 1, 1, "Y001", f"file larger than {MAX_BYTES} bytes")])
+    """Read and parse a YAML file; unreadable, special (a FIFO, a device, a folder), oversized or
+    non-UTF-8 files become diagnostics too."""
+    raw = read_bounded(path, MAX_BYTES, "Y000", "Y001")  # a regular file, its size checked before reading
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

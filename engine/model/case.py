@@ -12,22 +12,16 @@ import datetime as dt
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-NOT_DOCUMENTED = "not documented"
-ND = Literal["not documented"]
+from engine.model.icd10 import normalise_icd10
+from engine.model.enums import ND, NOT_DOCUMENTED, Decision, Form, ItemType, Jurisdiction, Region  # noqa: F401 (re-exported)
 
 Tri = Union[bool, ND]
 """Documented yes (true), documented no (false), or not documented."""
 
 Count = Union[Annotated[int, Field(ge=0, le=10_000)], ND]
 MaybeDate = Union[dt.date, ND]
-Decision = Literal["Upheld", "Overturned", "No rule applies", "Not covered"]
-
-Region = Literal[
-    "cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist_hand", "hip", "knee",
-    "ankle_foot", "multiple", "other",
-]
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -47,9 +41,9 @@ def _check_date(value):
 
 
 class InjuredWorker(Closed):
-    age: Union[Annotated[int, Field(ge=14, le=110)], ND] = NOT_DOCUMENTED
-    sex: Literal["female", "male", "not documented"] = NOT_DOCUMENTED
-    date_of_injury: MaybeDate = NOT_DOCUMENTED
+    age: Union[Annotated[int, Field(ge=14, le=110)], ND] = Field(NOT_DOCUMENTED, title="the worker's age")
+    sex: Literal["female", "male", "not documented"] = Field(NOT_DOCUMENTED, title="the worker's sex")
+    date_of_injury: MaybeDate = Field(NOT_DOCUMENTED, title="the date of injury")
 
     _dates = field_validator("date_of_injury")(_check_date)
 
@@ -61,8 +55,6 @@ class Diagnosis(Closed):
     @field_validator("code")
     @classmethod
     def _real_icd10(cls, code: str) -> str:
-        from engine.model.icd10 import normalise_icd10
-
         return normalise_icd10(code)
 
 
@@ -96,49 +88,49 @@ class TreatmentHistory(Closed):
 
 
 class ClinicalFindings(Closed):
-    pain_score: Union[Annotated[float, Field(ge=0, le=10)], ND] = NOT_DOCUMENTED
-    acute_flare_up: Tri = NOT_DOCUMENTED
-    new_injury: Tri = NOT_DOCUMENTED
-    red_flags: Tri = NOT_DOCUMENTED
-    neurological_change: Tri = NOT_DOCUMENTED
-    radiculopathy_on_exam: Tri = NOT_DOCUMENTED
-    imaging_corroborates_radiculopathy: Tri = NOT_DOCUMENTED
-    conservative_care_unresponsive: Tri = NOT_DOCUMENTED
+    pain_score: Union[Annotated[float, Field(ge=0, le=10)], ND] = Field(NOT_DOCUMENTED, title="a pain score")
+    acute_flare_up: Tri = Field(NOT_DOCUMENTED, title="an acute flare-up")
+    new_injury: Tri = Field(NOT_DOCUMENTED, title="a new injury")
+    red_flags: Tri = Field(NOT_DOCUMENTED, title="red flags")
+    neurological_change: Tri = Field(NOT_DOCUMENTED, title="a change in neurological findings")
+    radiculopathy_on_exam: Tri = Field(NOT_DOCUMENTED, title="radiculopathy on physical examination")
+    imaging_corroborates_radiculopathy: Tri = Field(NOT_DOCUMENTED, title="imaging or electrodiagnostic studies that corroborate radiculopathy")
+    conservative_care_unresponsive: Tri = Field(NOT_DOCUMENTED, title="an initial failure of conservative treatment")
     """Initially unresponsive to conservative treatment (exercise, physical methods, NSAIDs, muscle relaxants): ESI, CPMTG p. 46."""
-    functional_baseline_and_goals: Tri = NOT_DOCUMENTED
-    functional_status: Name | ND = NOT_DOCUMENTED
-    work_status: Literal["full duty", "modified duty", "off work", "not documented"] = NOT_DOCUMENTED
-    gi_risk_factors: Tri = NOT_DOCUMENTED
-    aberrant_behaviour: Tri = NOT_DOCUMENTED
-    gi_bleed_history: Tri = NOT_DOCUMENTED
+    functional_baseline_and_goals: Tri = Field(NOT_DOCUMENTED, title="a functional baseline with measurable goals")
+    functional_status: Name | ND = Field(NOT_DOCUMENTED, title="the functional status")
+    work_status: Literal["full duty", "modified duty", "off work", "not documented"] = Field(NOT_DOCUMENTED, title="the work status")
+    gi_risk_factors: Tri = Field(NOT_DOCUMENTED, title="gastrointestinal risk factors")
+    aberrant_behaviour: Tri = Field(NOT_DOCUMENTED, title="aberrant drug-related behaviour")
+    gi_bleed_history: Tri = Field(NOT_DOCUMENTED, title="a history of peptic ulcer, GI bleeding or perforation")
     """History of peptic ulcer, GI bleeding or perforation (an NSAID GI risk factor, CPMTG p. 68)."""
-    pain_management_consult: Tri = NOT_DOCUMENTED
+    pain_management_consult: Tri = Field(NOT_DOCUMENTED, title="a pain management consultation")
     """A pain management consultation for the opioid regimen (CPMTG p. 86, above 120 mg MED)."""
-    opioid_risk_level: Literal["low", "moderate", "high", "not documented"] = NOT_DOCUMENTED
+    opioid_risk_level: Literal["low", "moderate", "high", "not documented"] = Field(NOT_DOCUMENTED, title="the risk level for opioid misuse")
     """Risk of opioid misuse as stratified by the treating physician (ODG urine drug testing)."""
-    active_therapy_concurrent: Tri = NOT_DOCUMENTED
+    active_therapy_concurrent: Tri = Field(NOT_DOCUMENTED, title="an active exercise or therapy program alongside the request")
     """An active exercise or therapy program (supervised or home) runs alongside the request (massage, TENS as adjuncts)."""
-    reduced_weight_bearing_indicated: Tri = NOT_DOCUMENTED
+    reduced_weight_bearing_indicated: Tri = Field(NOT_DOCUMENTED, title="an indication for reduced weight bearing")
     """Reduced weight bearing is desirable (e.g. extreme obesity): the indication for aquatic therapy (CPMTG p. 22)."""
-    therapy_plateau: Tri = NOT_DOCUMENTED
+    therapy_plateau: Tri = Field(NOT_DOCUMENTED, title="a plateau of progress in prior therapy")
     """Progress in adequate physical or occupational therapy has plateaued (work conditioning, CPMTG p. 125)."""
-    surgical_candidate: Tri = NOT_DOCUMENTED
+    surgical_candidate: Tri = Field(NOT_DOCUMENTED, title="whether the worker is a candidate for surgery")
     """The worker is a candidate for surgery or other clearly warranted treatment (programs, CPMTG pp. 32, 125)."""
-    return_to_work_goal: Tri = NOT_DOCUMENTED
+    return_to_work_goal: Tri = Field(NOT_DOCUMENTED, title="a return-to-work goal agreed with the employer")
     """A defined return-to-work goal agreed by employer and employee (work conditioning, CPMTG p. 125)."""
-    job_physical_demand: Literal["sedentary", "light", "medium", "heavy", "very heavy", "not documented"] = NOT_DOCUMENTED
+    job_physical_demand: Literal["sedentary", "light", "medium", "heavy", "very heavy", "not documented"] = Field(NOT_DOCUMENTED, title="the physical demand level of the job")
     """Physical demand level of the job the worker is to return to."""
-    conservative_care_failed: Tri = NOT_DOCUMENTED
+    conservative_care_failed: Tri = Field(NOT_DOCUMENTED, title="the failure of previous methods of treating the chronic pain")
     """Previous methods of treating the chronic pain failed and no other option is likely to help (FRP, CPMTG p. 32)."""
-    significant_functional_loss: Tri = NOT_DOCUMENTED
+    significant_functional_loss: Tri = Field(NOT_DOCUMENTED, title="a significant loss of the ability to function independently")
     """Significant loss of the ability to function independently from the chronic pain (FRP, CPMTG p. 32)."""
-    motivated_to_change: Tri = NOT_DOCUMENTED
+    motivated_to_change: Tri = Field(NOT_DOCUMENTED, title="motivation to change")
     """Motivation to change, including willingness to forgo secondary gains (FRP, CPMTG p. 32)."""
-    negative_predictors_addressed: Tri = NOT_DOCUMENTED
+    negative_predictors_addressed: Tri = Field(NOT_DOCUMENTED, title="that negative predictors of success were addressed")
     """Negative predictors of success have been addressed (FRP, CPMTG p. 32)."""
-    delayed_recovery_risk: Tri = NOT_DOCUMENTED
+    delayed_recovery_risk: Tri = Field(NOT_DOCUMENTED, title="screening for risk factors of delayed recovery")
     """Screening found risk factors for delayed recovery, such as fear-avoidance beliefs (CBT, CPMTG p. 23)."""
-    cbt_program: Tri = NOT_DOCUMENTED
+    cbt_program: Tri = Field(NOT_DOCUMENTED, title="a cognitive behavioural therapy program")
     """A cognitive behavioural therapy program is in place or requested with it (biofeedback, CPMTG p. 25)."""
 
 
@@ -174,10 +166,10 @@ class TherapyItem(Closed):
     description: Name
     service: Key
     region: Region
-    frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = None
-    duration_weeks: Annotated[int, Field(ge=1, le=104)] | None = None
+    frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = Field(None, title="the requested visits per week")
+    duration_weeks: Annotated[int, Field(ge=1, le=104)] | None = Field(None, title="the requested duration in weeks")
     visits: Annotated[int, Field(ge=1, le=1000)] | None = None
-    maintenance_care: Tri = NOT_DOCUMENTED
+    maintenance_care: Tri = Field(NOT_DOCUMENTED, title="whether the care is elective or maintenance care")
     """Requested as elective / maintenance care after the therapeutic goal is reached (CPMTG p. 59)."""
 
     @model_validator(mode="after")
@@ -201,16 +193,16 @@ class MedicationItem(Closed):
     type: Literal["medication"]
     id: ItemId
     description: Name
-    form: Literal["oral", "topical", "patch", "injection"]
+    form: Form
     compounded: bool = False
     ingredients: Annotated[list[Ingredient], Field(min_length=1, max_length=30)]
     region: Region = "multiple"
     quantity: Name | None = None
-    refills: Annotated[int, Field(ge=0, le=99)] = 0
-    duration_weeks: Annotated[int, Field(ge=1, le=520)] | None = None
-    daily_dose_mg: Annotated[float, Field(gt=0, le=10_000)] | None = None
+    refills: Annotated[int, Field(ge=0, le=99)] = Field(0, title="the number of refills")
+    duration_weeks: Annotated[int, Field(ge=1, le=520)] | None = Field(None, title="the requested duration in weeks")
+    daily_dose_mg: Annotated[float, Field(gt=0, le=10_000)] | None = Field(None, title="the daily dose")
     """Total daily dose of the first ingredient (for opioids: the basis of the morphine equivalent)."""
-    compound_necessity_documented: Tri = NOT_DOCUMENTED
+    compound_necessity_documented: Tri = Field(NOT_DOCUMENTED, title="the patient-specific need for a compounded drug")
     """For a compounded drug: true when the chart documents patient-specific factors that make it necessary instead of an FDA-approved or OTC drug, false when the record shows such a drug meets the need (8 CCR 9792.27.9(a))."""
 
     @model_validator(mode="after")
@@ -229,23 +221,59 @@ class ProcedureItem(Closed):
     service: Key
     region: Region
     quantity: Annotated[int, Field(ge=1, le=100)] = 1
-    levels: Annotated[int, Field(ge=1, le=10)] | None = None
-    acquisition: Literal["rental", "purchase", "not documented"] = NOT_DOCUMENTED
+    levels: Annotated[int, Field(ge=1, le=10)] | None = Field(None, title="the number of levels")
+    acquisition: Literal["rental", "purchase", "not documented"] = Field(NOT_DOCUMENTED, title="whether the device is rented or purchased")
     """For a device: rented (a trial) or purchased (TENS, CPMTG p. 116)."""
-    duration_weeks: Annotated[int, Field(ge=1, le=520)] | None = None
+    duration_weeks: Annotated[int, Field(ge=1, le=520)] | None = Field(None, title="the requested duration in weeks")
     """For a device rental: the length of the rental."""
-    approach: Literal["transforaminal", "interlaminar", "caudal", "not documented"] = NOT_DOCUMENTED
+    approach: Literal["transforaminal", "interlaminar", "caudal", "not documented"] = Field(NOT_DOCUMENTED, title="the injection approach")
     """For an epidural steroid injection: the route (level limits differ, CPMTG p. 46)."""
-    fluoroscopy: Tri = NOT_DOCUMENTED
+    fluoroscopy: Tri = Field(NOT_DOCUMENTED, title="fluoroscopic guidance")
     """For an injection: performed under fluoroscopic guidance."""
 
 
 RequestedItem = Annotated[Union[TherapyItem, MedicationItem, ProcedureItem], Field(discriminator="type")]
 
+RuleRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,99}(\[[a-z][a-z0-9_]{0,63}\])?$")]
+"""A rule id of the rule base (a table row's rule: `pstg.general-course[lumbar_fusion]`)."""
+
+
+class ItemExpectation(Closed):
+    """The long form of an item's expectation: the decision, and the rules it must (not) rest on."""
+
+    decision: Decision
+    governing: Annotated[list[RuleRef], Field(max_length=200)] = []
+    """Each must be among the rules the decision rests on: the governing tier's deciding rules whose
+    outcome matches the decision (met for Overturned; not met or not documented for Upheld)."""
+    not_fired: Annotated[list[RuleRef], Field(max_length=200)] = []
+    """Each must not fire for this item at all (no outcome of any tier)."""
+
+    @model_validator(mode="after")
+    def _disjoint(self):
+        both = [r for r in self.governing if r in self.not_fired]
+        if both:
+            raise ValueError(f"{BOTH_LISTS}: {', '.join(both)}")
+        return self
+
+
+BOTH_LISTS = "rule named in both governing and not_fired"
+
+
+def _expectation_form(value) -> str:
+    return "ItemExpectation" if isinstance(value, (dict, ItemExpectation)) else "Decision"
+
+
+Expectation = Annotated[
+    Union[Annotated[Decision, Tag("Decision")], Annotated[ItemExpectation, Tag("ItemExpectation")]],
+    Discriminator(_expectation_form, custom_error_type="expectation",
+                  custom_error_message="an expectation is a decision, or a mapping with decision, governing, not_fired"),
+]
+"""`item: Upheld`, or `item: {decision: Upheld, governing: [...], not_fired: [...]}`."""
+
 
 class Case(Closed):
     case_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
-    jurisdiction: Literal["CA", "TX"] = "CA"
+    jurisdiction: Jurisdiction = "CA"
     request_date: dt.date
     summary: str | None = None
     injured_worker: InjuredWorker = InjuredWorker()
@@ -256,8 +284,9 @@ class Case(Closed):
     clinical_findings: ClinicalFindings = ClinicalFindings()
     medications: Annotated[list[Medication], Field(max_length=100)] = []
     requested_items: Annotated[list[RequestedItem], Field(min_length=1, max_length=100)]
-    expected: dict[str, Decision] | None = None
-    """Expected decisions by item id: for regression tests only; the engine never reads it."""
+    expected: dict[str, Expectation] | None = None
+    """Expected decisions by item id, each a decision or the long form naming the rules it rests
+    on (ItemExpectation): for regression tests only; the engine never reads it."""
 
     _dates = field_validator("request_date")(_check_date)
 
@@ -278,6 +307,13 @@ class Case(Closed):
             if unknown:
                 raise ValueError(f"expected names items that are not requested: {', '.join(unknown)}")
         return self
+
+    def expectations(self) -> dict[str, ItemExpectation]:
+        """Every item's expectation in the long form (a short `item: Upheld` has no rule lists)."""
+        return {k: v if isinstance(v, ItemExpectation) else ItemExpectation(decision=v) for k, v in (self.expected or {}).items()}
+
+    def expected_decisions(self) -> dict[str, str]:
+        return {k: e.decision for k, e in self.expectations().items()}
 
 
 def slug(text: str) -> str:

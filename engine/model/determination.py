@@ -45,6 +45,8 @@ class ItemDetermination(Frozen):
     item: str
     decision: str  # Upheld | Overturned | No rule applies | Not covered
     reason: str
+    reason_code: str
+    """Why, as a stable code: not_met, not_documented, met, no_finding, no_edition, not_addressed."""
     governed_by: str | None
     governing_rank: int | None
     """Tier of the search sequence that governed (1 = first); rules[].rank uses the same numbers."""

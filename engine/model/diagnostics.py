@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.words import printable
+
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
@@ -18,7 +20,9 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        """One line, whatever the path or message holds: control characters (a newline, a terminal
+        escape from the input quoted in the message) are shown escaped."""
+        return printable(f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}", multiline=False)
 
 
 class InputError(Exception):
@@ -27,3 +31,75 @@ class InputError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = sorted(set(diagnostics))
         super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+CODES: dict[str, str] = {
+    # Y: reading YAML
+    "Y000": "a file cannot be read, or is not a regular file (a FIFO, a device, a folder): checked before reading",
+    "Y001": "a file too large, not UTF-8 text, or holding NUL bytes",
+    "Y002": "invalid YAML",
+    "Y003": "a document past the node limit, counted while it is read and after alias expansion (alias bomb)",
+    "Y004": "nesting too deep",
+    "Y005": "a mapping key that is not a plain name, or a merge key (<<)",
+    "Y006": "a duplicate key",
+    "Y007": "a scalar that cannot be read (a bad date, an integer too long)",
+    "Y008": "an empty file",
+    "Y009": "a file that failed to load in an unexpected way (reported as that file's problem)",
+    # L, R, P, V: rules folders, rule packs, profiles, vocabulary (schema and meaning)
+    "L001": "not a rules folder (no packs/ inside)",
+    "R001": "a rule pack that does not match the pack schema",
+    "R002": "a pack id used twice",
+    "R003": "a rule id used twice",
+    "R004": "an MTUS rule without pages or a CCR subsection",
+    "R005": "a rationale missing for an outcome the rule can reach",
+    "R006": "a criterion without the documentation that would change it",
+    "R007": "a condition that can never be true",
+    "R008": "editions of one document and topic with overlapping dates",
+    "R010": "an unknown service or region in a scope",
+    "R011": "a pack no jurisdiction profile ranks",
+    "R012": "an unknown table, or a table row key used twice",
+    "R013": "a table row without a column a rule or its text reads",
+    "P001": "a profile that does not match the profile schema",
+    "P002": "a second profile for one jurisdiction",
+    "P003": "no jurisdiction profile",
+    "V001": "a vocabulary file that does not match its schema",
+    "V002": "a diagnosis prefix that is not an ICD-10-CM code",
+    "V003": "an unknown diagnosis group, ungrouped reason or drug class",
+    "V004": "a diagnosis prefix both grouped and ungrouped",
+    "V005": "an ICD-10-CM code of the treated chapters in no group of a topic and not ungrouped",
+    # C, T: the rule language
+    "C001": "a condition that does not parse",
+    "C002": "a condition naming an unknown fact or field, or comparing different types",
+    "C003": "a `require` reading a fact that exists several times per item",
+    "C004": "a comparison of two fields of the same fact",
+    "C005": "a condition that expands to too many alternatives",
+    "C006": "a table column read outside a table rule, or a bad column reference",
+    "T001": "a rationale template that uses what templates may not, or names an unknown field",
+    # K: limits of the rules engine
+    "K001": "a topic that compiles to more engine rules than a ruleset holds",
+    "K002": "a rule needing more tests or joined facts than the engine allows",
+    # E, W: case files
+    "E000": "a path that is missing or cannot be written",
+    "E001": "a case file that is not a mapping",
+    "E002": "a case that does not match the case schema",
+    "E003": "a bad JSON Lines record",
+    "E004": "an expectation naming an item that is not requested",
+    "E005": "an unknown item named on the command line",
+    "E006": "an expectation naming a rule the rule base does not have",
+    "E007": "an expectation naming one rule both as governing and as not fired",
+    "W001": "a value no rule can match (a misspelt drug, service or procedure)",
+    "W002": "a case file without the editor's schema line",
+    "W003": "text cut short by a YAML comment",
+    "W004": "text holding control characters (terminal escapes): output shows them escaped",
+    "W005": "a requested item whose diagnoses fall in no diagnosis group of its topic",
+    "W006": "a current medication whose drug the vocabulary does not know",
+    # B: batch output
+    "B001": "a batch output that is its input (the same file, a link to it, or standard output appended to it)",
+    "B002": "a --resume that cannot continue: no output named, or an output that is not of this input",
+    # D, S: tools
+    "D001": "a revision or folder `imr diff` cannot read",
+    "S001": "a schema file out of date with the models",
+    "S002": "a schema folder that cannot be written",
+    "S003": "a generated diagnosis table out of date with the vocabulary and the rules",
+}
+"""Every diagnostic code, with a one-line title (`imr codes` lists them; a test keeps this complete)."""

@@ -32,3 +32,25 @@ def normalise_icd10(code: str) -> str:
 
 def describe(code: str) -> str:
     return _codes().get_description(code)
+
+
+@lru_cache(maxsize=1)
+def billable_codes() -> tuple[str, ...]:
+    """Every billable code of the code set (a leaf of the tabular list), dotted, in tabular order."""
+    lib = _codes()
+    seen: dict[str, None] = {}
+    for code in lib.get_all_codes(True):
+        if code not in seen and not lib.is_chapter_or_block(code) and lib.is_leaf(code):
+            seen[code] = None
+    return tuple(seen)
+
+
+def code_set_version() -> str:
+    """The package that ships the code set, with its version: 'simple-icd-10-cm 1.5.0'."""
+    from importlib import metadata  # start-up cost: only the diagnosis table quotes it
+
+    try:
+        version = metadata.version("simple-icd-10-cm")
+    except metadata.PackageNotFoundError:  # an unusual install: the table still renders
+        version = "unknown version"
+    return f"simple-icd-10-cm {version}"

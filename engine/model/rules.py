@@ -9,14 +9,15 @@ documentation that would change its outcome. Rule text is data: it is parsed, ne
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from engine.model.enums import Form, Guideline, ItemType, Jurisdiction, Status
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,99}$")]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
-Status = Literal["met", "not_met", "not_documented"]
 ANY_TOPIC = "any"
 """A pack topic that compiles into every topic's ruleset."""
 
@@ -28,10 +29,10 @@ class Closed(BaseModel):
 class AppliesTo(Closed):
     """Which requested items a rule or pack is about. Every listed field must match (lists: any of)."""
 
-    type: list[Literal["therapy", "medication", "procedure"]] | None = None
+    type: list[ItemType] | None = None
     service: list[Key] | None = None
     region: list[Key] | None = None
-    form: list[Literal["oral", "topical", "patch", "injection"]] | None = None
+    form: list[Form] | None = None
     compounded: bool | None = None
 
 
@@ -55,6 +56,8 @@ class Effective(Closed):
 class Scope(Closed):
     applies_to: AppliesTo
     when: Text | None = None
+    table: Key | None = None
+    """One scope per row of this table of the pack; `when` reads the row as `allowance.COLUMN`."""
 
 
 class Rationale(Closed):
@@ -63,11 +66,15 @@ class Rationale(Closed):
     not_documented: Text | None = None
 
 
+Visits = Annotated[int, Field(ge=0, le=1000)]
+Weeks = Annotated[int, Field(ge=0, le=520)]
+
+
 class Allowance(Closed):
     """The quantity the guideline supports, reported beside the decision (IMR decides items whole)."""
 
-    visits: Annotated[int, Field(ge=0, le=1000)] | None = None
-    weeks: Annotated[int, Field(ge=0, le=520)] | None = None
+    visits: Visits | None = None
+    weeks: Weeks | None = None
     text: Text | None = None
 
 
@@ -76,6 +83,91 @@ class Metadata(Closed):
     """Values taken from reference/guidelines.md entries tagged [U]: still to check against primary text."""
     sources: list[Text] = []
     notes: Text | None = None
+
+
+class Row(Allowance):
+    """One row of a table: what the guideline allows for one diagnosis (group) or one surgery.
+
+    A rule written against the table (`table: NAME`) is one rule per row: its conditions and
+    templates read the row as `allowance.COLUMN`, and the row is that rule's `allowance`. Templates
+    may also read three texts made from the numbers: `allowance.visits_range` ("9-10", from
+    `visits_min` and `visits`), `allowance.weeks_range` ("3-5") and `allowance.course` ("9-10 visits
+    over 8 weeks"). `text` (what the letter says the guideline supports) defaults to the table's
+    `text`, else to `course`."""
+
+    id: Key | None = None
+    """The row's key in the ids of its rules (`rule-id[key]`); defaults to `procedure`, else `group`."""
+    group: Key | None = None
+    """A diagnosis group (a `dx.pm_group` value)."""
+    procedure: Key | None = None
+    """A surgical procedure (a `surgery.procedure` value, vocabulary/procedures.yaml)."""
+    diagnosis: Text | None = None
+    """A condition over the diagnosis facts (`dx.sprain_strain == true and dx.radiculopathy == false`),
+    for guideline rows no single diagnosis group names; a rule reads it as `when: allowance.diagnosis`."""
+    label: Text
+    """How the row reads in a sentence: "discectomy/laminectomy (lumbar)"."""
+    visits_min: Visits | None = None
+    """The low end of a range of visits ("9-10 visits"); `visits`, the high end, is the one compared."""
+    weeks_min: Weeks | None = None
+    """The low end of a range of weeks ("over 3-5 weeks")."""
+    period_months: Annotated[int, Field(ge=0, le=120)] | None = None
+    """Postsurgical physical medicine period, in months from the date of surgery."""
+    initial_visits: Visits | None = None
+    """Initial course of therapy, in visits."""
+    body_part: Text | None = None
+    """The guideline's heading the row stands under ("Low Back"), for citations."""
+    metadata: Metadata | None = None
+    """Notes of this row's rules, in place of the table's `metadata`."""
+
+    @model_validator(mode="after")
+    def _row(self):
+        if self.key is None:
+            raise ValueError("a row needs `id`, `procedure` or `group`: its key in the ids of its rules")
+        for low, high in (("visits_min", "visits"), ("weeks_min", "weeks")):
+            if getattr(self, low) is not None and (getattr(self, high) is None or getattr(self, low) > getattr(self, high)):
+                raise ValueError(f"`{low}` needs a `{high}` at least as large (a range {low}-{high})")
+        return self
+
+    @property
+    def key(self) -> str | None:
+        return self.id or self.procedure or self.group
+
+    @computed_field
+    @property
+    def visits_range(self) -> str | None:
+        return _range(self.visits_min, self.visits)
+
+    @computed_field
+    @property
+    def weeks_range(self) -> str | None:
+        return _range(self.weeks_min, self.weeks)
+
+    @computed_field
+    @property
+    def course(self) -> str | None:
+        if self.visits_range is None:
+            return None
+        return f"{self.visits_range} visits" + (f" over {self.weeks_range} weeks" if self.weeks_range else "")
+
+
+def _range(low: int | None, high: int | None) -> str | None:
+    """'9-10' (or '10' when there is no low end)."""
+    if high is None:
+        return None
+    return f"{low}-{high}" if low is not None and low != high else str(high)
+
+
+class Table(Closed):
+    """Rows of one guideline table (visit allowances by diagnosis, courses of therapy by surgery).
+    Rules and `addresses` scopes that name it (`table: NAME`) are expanded into one per row."""
+
+    title: Text | None = None
+    text: Text | None = None
+    """What the letter says the guideline supports, as a template over the row
+    ("{{ allowance.course }} (initial course {{ allowance.initial_visits }})"); default: the row's course."""
+    metadata: Metadata = Metadata()
+    """Notes every rule of every row carries (texts may read the row: "{{ allowance.course }} ...")."""
+    rows: Annotated[list[Row], Field(min_length=1, max_length=200)]
 
 
 class Rule(Closed):
@@ -94,6 +186,9 @@ class Rule(Closed):
     label: Key | None = None
     """Name of the finding, so later rules can match `finding.label == "..."`."""
     allowance: Allowance | None = None
+    table: Key | None = None
+    """One rule per row of this table of the pack (id `rule-id[row key]`): conditions and templates
+    read the row as `allowance.COLUMN`, and title, section, documentation and metadata may too."""
     rationale: Rationale
     documentation: list[Text] = []
     """Documentation that, if present in the record, would change a not met / not documented outcome."""
@@ -107,6 +202,8 @@ class Rule(Closed):
             raise ValueError("give `require` or `outcome`, not both")
         if self.require is None and self.when is None:
             raise ValueError("a rule with a fixed `outcome` needs a `when` condition")
+        if self.table is not None and self.allowance is not None:
+            raise ValueError("a rule with a `table` has each row as its allowance: leave out `allowance`")
         return self
 
     def statuses(self) -> list[str]:
@@ -117,7 +214,7 @@ class Pack(Closed):
     schema_: str | None = Field(default=None, alias="$schema")
     pack: RuleId
     title: Text
-    guideline: Literal["MTUS", "ODG", "ACOEM"]
+    guideline: Guideline
     document: Text
     edition: Annotated[str, Field(min_length=1, max_length=40)]
     effective: Effective
@@ -129,7 +226,10 @@ class Pack(Closed):
     scope_only: bool = False
     """The edition addresses these items but none of its criteria are encoded: where it governs, the
     answer is "No rule applies" (no finding), never a silent fall-through to a lower tier."""
-    rules: Annotated[list[Rule], Field(max_length=380)] = []
+    tables: dict[Key, Table] = {}
+    """The guideline's tables, each number written once; rules and scopes name one with `table:`."""
+    rules: Annotated[list[Rule], Field(max_length=4000)] = []
+    """At most 4,000 rules a pack: the compiler splits a large pack into rulesets durable-rules can hold."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
@@ -147,7 +247,7 @@ class Pack(Closed):
 
 
 class Tier(Closed):
-    guideline: Literal["MTUS", "ODG", "ACOEM"]
+    guideline: Guideline
     documents: list[Text] | None = None
     """Limit the tier to these documents of the guideline (all when left out)."""
     label: Text
@@ -157,7 +257,7 @@ class Tier(Closed):
 class Profile(Closed):
     """A jurisdiction's Medical Evidence Search Sequence, as data: tiers in order of precedence."""
 
-    jurisdiction: Literal["CA", "TX"]
+    jurisdiction: Jurisdiction
     name: Text
     authority: Text
     tiers: Annotated[list[Tier], Field(min_length=1)]

@@ -1,23 +1,19 @@
 """The vocabulary beside the rules: diagnosis groups by ICD-10 prefix, drugs, services, procedures.
 
-These are data files in guideline_rules/vocabulary/, loaded and validated like rule packs, so an
+These are data files in guideline_rules/vocabulary/ (loaded by engine/load/vocabulary.py), so an
 analyst can add a drug or map a diagnosis code without touching the engine.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from engine.model.diagnostics import Diagnostic, InputError
-from engine.load.positions import validation_diagnostics
-from engine.load.yaml_source import load_file
+from engine.model.enums import ItemType, PmGroup, Region
+
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-Region = Literal["cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist_hand", "hip", "knee", "ankle_foot", "multiple", "other"]
-PmGroup = Literal["myalgia_myositis", "neuritis_radiculitis", "crps"]
 
 
 class Closed(BaseModel):
@@ -30,9 +26,18 @@ class DxPrefix(Closed):
     pm_group: PmGroup | None = None
 
 
+DxCode = Annotated[str, Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")]
+"""An ICD-10-CM code, category or subcategory in dotted form (checked against the code set on load)."""
+
+
 class Diagnoses(Closed):
     groups: dict[Key, str]
-    prefixes: dict[Annotated[str, Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")], DxPrefix]
+    prefixes: dict[DxCode, DxPrefix]
+    reasons: dict[Key, Annotated[str, Field(min_length=10, max_length=400)]] = {}
+    """Why a code is deliberately in no group; each `ungrouped` prefix names one of these."""
+    ungrouped: dict[DxCode, Key] = {}
+    """Prefixes deliberately in no group of any topic (no region either), with the key of their reason.
+    The longest prefix of `prefixes` and `ungrouped` together wins; one prefix in both is an error."""
 
 
 class Drug(Closed):
@@ -51,7 +56,7 @@ class Drugs(Closed):
 
 
 class Service(Closed):
-    type: Literal["therapy", "procedure", "medication"]
+    type: ItemType
     topic: Key
     title: str
 
@@ -81,67 +86,23 @@ class Vocabulary(Closed):
     services: Services
     procedures: Procedures
 
-    def dx_entry(self, code: str) -> DxPrefix | None:
-        """The entry of the longest prefix of an ICD-10 code (dotted form), if any."""
+    def dx_lookup(self, code: str) -> tuple[str, DxPrefix | str] | None:
+        """The longest prefix of an ICD-10 code (dotted form) in `prefixes` or `ungrouped`, with its
+        entry, or with the text of its reason when it is deliberately ungrouped; None when neither
+        knows the code."""
+        dx = self.diagnoses
         for end in range(len(code), 2, -1):
-            entry = self.diagnoses.prefixes.get(code[:end].rstrip("."))
+            prefix = code[:end].rstrip(".")
+            entry = dx.prefixes.get(prefix)
             if entry is not None:
-                return entry
+                return prefix, entry
+            reason = dx.ungrouped.get(prefix)
+            if reason is not None:
+                return prefix, dx.reasons.get(reason, reason)
         return None
 
-
-_FILES = {"diagnoses": Diagnoses, "drugs": Drugs, "services": Services, "procedures": Procedures}
-
-
-def load_vocabulary(folder: str | Path) -> Vocabulary:
-    """Load and check the four vocabulary files; every problem is reported, then InputError."""
-    folder = Path(folder)
-    problems: list[Diagnostic] = []
-    parts: dict = {}
-    for name, model in _FILES.items():
-        path = folder / f"{name}.yaml"
-        try:
-            source = load_file(path)
-            parts[name] = model.model_validate(source.data)
-        except InputError as exc:
-            problems.extend(exc.diagnostics)
-            continue
-        except ValidationError as exc:
-            problems.extend(validation_diagnostics(exc, source, "V001"))
-            continue
-        if name == "diagnoses":
-            problems.extend(_check_diagnoses(parts[name], source))
-    if problems:
-        raise InputError(problems)
-    vocab = Vocabulary(**parts)
-    problems.extend(_cross_check(vocab, folder))
-    if problems:
-        raise InputError(problems)
-    return vocab
-
-
-def _check_diagnoses(diagnoses: Diagnoses, source) -> list[Diagnostic]:
-    from engine.model.icd10 import normalise_icd10
-
-    problems = []
-    for prefix, entry in diagnoses.prefixes.items():
-        try:
-            normalise_icd10(prefix)
-        except ValueError as exc:
-            problems.append(source.diagnostic(("prefixes", prefix), "V002", str(exc)))
-        for group in entry.groups:
-            if group not in diagnoses.groups:
-                problems.append(source.diagnostic(("prefixes", prefix), "V003", f"unknown diagnosis group '{group}'"))
-    return problems
-
-
-def _cross_check(vocab: Vocabulary, folder: Path) -> list[Diagnostic]:
-    problems = []
-    path = str(folder / "drugs.yaml")
-    for key, drug in vocab.drugs.drugs.items():
-        if drug.class_ not in vocab.drugs.classes:
-            problems.append(Diagnostic(path, 1, 1, "V003", f"drug '{key}' has unknown class '{drug.class_}'"))
-    for cls in vocab.services.medication_topics.classes:
-        if cls not in vocab.drugs.classes:
-            problems.append(Diagnostic(str(folder / "services.yaml"), 1, 1, "V003", f"medication_topics names unknown drug class '{cls}'"))
-    return problems
+    def dx_entry(self, code: str) -> DxPrefix | None:
+        """The entry of the longest prefix of an ICD-10 code (dotted form): None when no prefix
+        places it or the longest one is deliberately ungrouped."""
+        found = self.dx_lookup(code)
+        return found[1] if found and isinstance(found[1], DxPrefix) else None

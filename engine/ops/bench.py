@@ -1,25 +1,40 @@
-"""Benchmark: throughput, per-case latency, peak memory and the overhead over a durable-rules floor.
+"""Benchmark: throughput, per-case latency, memory, the overhead over a durable-rules floor, and
+(`--peers`) the same decisions side by side with zen-engine and plain Python.
 
-Speed goals live here, never in timed tests. Over N generated cases (engine/generator.py), each
+Speed goals live here, never in timed tests. Over N generated cases (engine/ops/generator.py), each
 case is timed twice, interleaved so machine noise hits both alike:
 - engine: the whole path a batch line takes: JSON -> validated Case -> facts -> durable-rules
-  sessions -> aggregated, rendered Determination -> JSON text;
-- floor: the same case's facts (built beforehand, untimed) posted to the same compiled
-  durable-rules rulesets (Engine.fire): no model validation, no aggregation, no rationale.
-`floor_ratio` = engine time / floor time. `--workers N` also times a batch in N processes.
-`imr bench --cases 20000 --format json` prints one JSON object, for tracking.
+  sessions -> aggregated, rendered Determination (rationale included) -> JSON text;
+- floor: `Engine.fire` on the same case's facts (built beforehand, untimed): encoding them for
+  durable-rules, every session of the case (route, criterion shards, decide: all the rules that
+  fire, each action's round trip, retracting or deleting the session's facts) and reading what
+  fired into events per item. No model validation, fact building, aggregation or letter.
+`floor_ratio` = engine time / floor time. Wall-clock and CPU (process) time are both given: on a
+busy machine CPU time is the steadier figure. `--workers N` also times a batch in N processes.
+
+`--peers` (engine/ops/peers.py) adds: µs per item for this engine, zen-engine and plain Python on
+the same physical therapy and topical-compound decisions and their ratios; the engine's cost per
+item with 37, 300 and 2,000 rules in the physical-medicine topic (filler packs for other services,
+engine/ops/synthetic.py) and with 1, 3 and 10 items per case. The goals are printed beside what was
+measured; they are never asserted in a test.
 """
 
 from __future__ import annotations
 
-import json
 import resource
-import sys
+import tempfile
 import time
+from pathlib import Path
 
 from engine.decide.pipeline import Engine
 from engine.load.cases import case_from_json_line
+from engine.ops.batch import decide_lines
 from engine.ops.generator import generate_lines
+
+GOALS = {"engine_over_zen": "<= 1.0", "items_per_s_cpu": ">= 5000", "cost_2000_over_37": "<= 1.2",
+         "workers_speedup": ">= 1.8", "worker_rss_mb": "< 120"}
+TOPIC_SIZES = (37, 300, 2000)
+ITEMS_PER_CASE = (1, 3, 10)
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -33,46 +48,56 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def bench(engine: Engine, count: int, seed: int = 0, workers: int = 1, warmup: int = 200) -> dict:
     lines = generate_lines(engine.base.vocabulary, count + warmup, seed)
     for n, line in enumerate(lines[:warmup]):  # first decisions are slower (allocation, caches)
         engine.decide(case_from_json_line(line, f"warmup:{n}")).model_dump_json()
     lines = lines[warmup:]
     latencies: list[float] = []
-    engine_s = floor_s = 0.0
+    engine_s = floor_s = engine_cpu = floor_cpu = 0.0
     items = 0
-    clock = time.perf_counter
+    clock, cpu = time.perf_counter, time.process_time
     for n, line in enumerate(lines):
-        t0 = clock()
+        c0, t0 = cpu(), clock()
         determination = engine.decide(case_from_json_line(line, f"bench:{n}"))
         determination.model_dump_json()
-        t1 = clock()
+        t1, c1 = clock(), cpu()
         latencies.append(t1 - t0)
         engine_s += t1 - t0
+        engine_cpu += c1 - c0
         items += len(determination.items)
         facts = engine.facts(case_from_json_line(line, f"bench:{n}"))  # untimed: the floor starts from facts
-        t2 = clock()
+        c2, t2 = cpu(), clock()
         engine.fire(facts)
         floor_s += clock() - t2
+        floor_cpu += cpu() - c2
     latencies.sort()
     figures = {
         "cases": len(lines), "items": items, "seed": seed,
         "items_per_s": round(items / engine_s), "cases_per_s": round(len(lines) / engine_s),
+        "items_per_s_cpu": round(items / engine_cpu) if engine_cpu else 0,
+        "us_per_item_cpu": round(engine_cpu / items * 1e6, 1) if items else 0,
         "p50_ms": round(_percentile(latencies, 0.50) * 1000, 3), "p99_ms": round(_percentile(latencies, 0.99) * 1000, 3),
         "max_ms": round(latencies[-1] * 1000, 3),
-        "floor_items_per_s": round(items / floor_s), "floor_ratio": round(engine_s / floor_s, 2),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "floor_items_per_s": round(items / floor_s), "floor_us_per_item_cpu": round(floor_cpu / items * 1e6, 1) if items else 0,
+        "floor_ratio": round(engine_s / floor_s, 2),
+        "rss_mb": round(rss_mb(), 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rulesets": sum(1 for _ in engine.rete._specs), "live_sessions": engine.rete.live_sessions(),
     }
     if workers > 1:
-        figures.update(_parallel(engine, lines, workers, items / engine_s))
+        figures.update(_parallel(engine, lines, workers))
+    figures["goals"] = {k: v for k, v in GOALS.items() if k in ("items_per_s_cpu", "workers_speedup")}
     return figures
 
 
-def _parallel(engine: Engine, lines: list[str], workers: int, single_items_per_s: float) -> dict:
+def _parallel(engine: Engine, lines: list[str], workers: int) -> dict:
     """Wall-clock throughput of the same cases through the batch path in `workers` processes,
     against the same path in this process (one worker), measured back to back."""
-    from engine.ops.batch import decide_lines
-
     def timed(n: int) -> float:
         start = time.perf_counter()
         decided = sum(r.items for r in decide_lines(engine, lines, "bench", workers=n))
@@ -82,3 +107,61 @@ def _parallel(engine: Engine, lines: list[str], workers: int, single_items_per_s
     many = timed(workers)
     return {"workers": workers, "items_per_s_1_worker": round(one), f"items_per_s_{workers}_workers": round(many),
             "workers_speedup": round(many / one, 2)}
+
+
+def peers(count: int = 3000, seed: int = 0, sizes=TOPIC_SIZES, per_case=ITEMS_PER_CASE, out=None) -> dict:
+    """The side-by-side figures (engine/ops/peers.py); `out`, if given, gets a progress line per step."""
+    from engine.ops import peers as p  # start-up cost: only for --peers
+    from engine.ops.synthetic import topic_rules
+
+    def say(text: str) -> None:
+        if out is not None:
+            print(text, file=out, flush=True)
+
+    figures: dict = {}
+    with tempfile.TemporaryDirectory(prefix="imr-peers-") as tmp:
+        root = p.peer_rules(Path(tmp) / "rules")
+        engine = Engine(root)
+        say(f"peers: {count} cases, physical therapy and topical compounds")
+        side = p.compare(engine, p.peer_cases(count, seed, items=3), rounds=3)
+        us = side["us_per_item"]
+        figures["side_by_side"] = side
+        figures["engine_over_python"] = round(us["engine"] / us["python"], 1)
+        figures["engine_firing_over_python"] = round(us["engine_firing"] / us["python"], 1)
+        if "zen_engine" in us:
+            figures["engine_over_zen"] = round(us["engine"] / us["zen_engine"], 2)
+            figures["engine_firing_over_zen"] = round(us["engine_firing"] / us["zen_engine"], 2)
+            figures["zen_over_python"] = round(us["zen_engine"] / us["python"], 1)
+        else:
+            figures["zen_engine"] = side["zen_engine"]
+        # items per case
+        growth_items = {}
+        for k in per_case:
+            cases = p.peer_cases(max(200, count // k), seed + k, items=k, topical=0.0)
+            r = p.compare(engine, cases, rounds=2)
+            growth_items[str(k)] = {"engine": r["us_per_item"]["engine"], "engine_firing": r["us_per_item"]["engine_firing"]}
+            say(f"peers: {k} items a case: {growth_items[str(k)]['engine']} µs per item")
+        figures["per_item_by_items_per_case"] = growth_items
+        # rules per topic
+        growth = {}
+        cases = p.peer_cases(count, seed + 100, items=3, topical=0.0)
+        for size in sizes:
+            folder = p.peer_rules(Path(tmp) / f"rules-{size}", size)
+            t0 = time.perf_counter()
+            sized = Engine(folder)
+            load_s = time.perf_counter() - t0
+            plan = sized.compiled.rulesets["physical_medicine"]
+            r = p.compare(sized, cases, rounds=2)
+            growth[str(size)] = {"rules_in_topic": topic_rules(folder), "engine_rules_in_topic": len(plan.definition),
+                                 "rulesets_of_topic": len(plan.specs()), "load_and_compile_s": round(load_s, 1),
+                                 "engine": r["us_per_item"]["engine"], "engine_firing": r["us_per_item"]["engine_firing"],
+                                 "disagreements": r["disagreements"]}
+            say(f"peers: {size} rules in the topic: {growth[str(size)]['engine']} µs per item")
+            sized.rete.close()
+        figures["per_item_by_rules_in_topic"] = growth
+        first, last = str(sizes[0]), str(sizes[-1])
+        figures[f"cost_{last}_over_{first}"] = round(growth[last]["engine"] / growth[first]["engine"], 2)
+        figures[f"firing_{last}_over_{first}"] = round(growth[last]["engine_firing"] / growth[first]["engine_firing"], 2)
+        engine.rete.close()
+    figures["goals"] = {k: v for k, v in GOALS.items() if k in ("engine_over_zen", "cost_2000_over_37")}
+    return figures

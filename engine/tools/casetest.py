@@ -1,18 +1,66 @@
 """`imr test`: decide every case file that carries an `expected:` block and compare.
 
+An item's expectation is its decision (`pt-lumbar: Upheld`) or the long form, which also names
+rules: `governing` (each must be among the rules the decision rests on, diff.governing_rules) and
+`not_fired` (each must have no outcome at all for the item). An item passes when its decision and
+every rule it names are as expected.
+
 Returns data (a CaseRun) for the command line to print: each mismatch with the item's
-determination, golden-text differences, counts, and which rules fired in no case. An invalid case
-file is recorded with its diagnostics and the others still run.
+determination and the rule it names, golden-text differences, counts, and which rules fired in
+no case. An invalid case file (including an expectation naming a rule the rule base does not
+have) is recorded with its diagnostics and the others still run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
-from engine.load.cases import case_files, load_case, missing_path
+from engine.checks.cases import load_checked_case
+from engine.load.cases import case_files, missing_path
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.tools import golden
+from engine.tools.diff import governing_rules
+
+
+@dataclass
+class RuleMismatch:
+    """A rule expectation that failed: `rule` did not govern, or fired when it must not."""
+
+    rule: str
+    kind: str  # governing | not_fired
+    governing: list[str]
+    """The rules the decision rested on."""
+    fired: list[str]
+    """For not_fired: the statuses the rule fired with."""
+
+    def text(self) -> str:
+        if self.kind == "governing":
+            return f"expected {self.rule} to govern; governing: {', '.join(self.governing) or 'none'}"
+        return f"expected {self.rule} not to fire; it fired ({', '.join(self.fired)})"
+
+
+@dataclass
+class ItemCheck:
+    decision_ok: bool
+    rule_mismatches: list[RuleMismatch]
+    rule_checks: int
+
+    @property
+    def ok(self) -> bool:
+        return self.decision_ok and not self.rule_mismatches
+
+
+def check_item(expectation, decision: str, rules, governing_rank) -> ItemCheck:
+    """One item's outcome (its decision, RuleOutcomes and governing tier) against its ItemExpectation."""
+    governing = governing_rules(SimpleNamespace(decision=decision, rules=rules, governing_rank=governing_rank))
+    mismatches = [RuleMismatch(r, "governing", governing, []) for r in expectation.governing if r not in governing]
+    for rule in expectation.not_fired:
+        statuses = sorted({o.status for o in rules if o.rule == rule})
+        if statuses:
+            mismatches.append(RuleMismatch(rule, "not_fired", governing, statuses))
+    return ItemCheck(decision == expectation.decision, mismatches, len(expectation.governing) + len(expectation.not_fired))
 
 
 @dataclass
@@ -21,6 +69,11 @@ class Mismatch:
     case: object  # the Case
     item: object  # its ItemDetermination
     expected: str
+    rules: list[RuleMismatch] = field(default_factory=list)
+
+    @property
+    def decision_differs(self) -> bool:
+        return self.expected != self.item.decision
 
 
 @dataclass
@@ -35,6 +88,9 @@ class CaseRun:
     passed: int = 0
     failed: int = 0
     skipped: int = 0
+    rule_checks: int = 0
+    """Rule expectations (governing and not_fired entries) checked."""
+    rule_failed: int = 0
     invalid: list[Diagnostic] = field(default_factory=list)
     invalid_files: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
@@ -50,6 +106,7 @@ class CaseRun:
 
 def run_cases(engine, paths: list[Path], update_golden: bool = False) -> CaseRun:
     run = CaseRun(rules=[r.rule.id for r in engine.base.rules])
+    known = set(run.rules)
     for p in paths:
         if not p.exists():
             run.invalid.append(missing_path(p))
@@ -57,7 +114,7 @@ def run_cases(engine, paths: list[Path], update_golden: bool = False) -> CaseRun
     named = {p for p in paths if p.is_file()}  # only these may get a new golden file
     for path in case_files([p for p in paths if p.exists()]):
         try:
-            case = load_case(path)
+            case = load_checked_case(path, known)
         except InputError as exc:
             run.invalid_files += 1
             run.invalid.extend(exc.diagnostics)
@@ -65,17 +122,21 @@ def run_cases(engine, paths: list[Path], update_golden: bool = False) -> CaseRun
         if not case.expected:
             run.skipped += 1
             continue
+        expectations = case.expectations()
         determination = engine.decide(case)
         for item in determination.items:
             run.fired_rules.update(r.rule for r in item.rules)
-            want = case.expected.get(item.item_id)
+            want = expectations.get(item.item_id)
             if want is None:
                 continue
-            if want == item.decision:
+            check = check_item(want, item.decision, item.rules, item.governing_rank)
+            run.rule_checks += check.rule_checks
+            run.rule_failed += len(check.rule_mismatches)
+            if check.ok:
                 run.passed += 1
             else:
                 run.failed += 1
-                run.mismatches.append(Mismatch(path, case, item, want))
+                run.mismatches.append(Mismatch(path, case, item, want.decision, check.rule_mismatches))
         if update_golden:
             if change := golden.update(path, determination, create=path in named):
                 run.golden_changes[change] += 1

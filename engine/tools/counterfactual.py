@@ -5,6 +5,12 @@ case, never by reasoning outside it: each field the record leaves "not documente
 with plausible values (true/false, the listed choices, numbers and dates at the thresholds the
 topic's conditions compare with), one at a time, then two (and three) at a time among the changes
 that removed at least one unmet criterion on their own.
+
+Each re-run decides the item alone (the case with only that requested item) when that gives the
+item exactly the determination it has in the whole case (items are decided independently; checked
+for every search), so a re-run costs one item, not the whole case. The search has a budget: engine
+re-runs per item and a deadline for the whole case; a search that reaches either stops with what it
+found so far, and says so (`Search.stopped`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import time
 import typing
 from dataclasses import dataclass, field
 
@@ -47,6 +54,35 @@ class Counterfactual:
 class Search:
     changes: list[Counterfactual] = field(default_factory=list)
     runs: int = 0
+    stopped: str | None = None
+    """Why the search ended before trying every set it would have tried (a budget), else None."""
+
+
+@dataclass
+class Budget:
+    """Limits of a search: engine re-runs per item, and a deadline (time.monotonic()) for the case."""
+
+    runs: int | None = None
+    seconds: float | None = None
+    deadline: float | None = None
+
+    @classmethod
+    def of(cls, runs: int | None = None, seconds: float | None = None) -> "Budget":
+        return cls(runs, seconds, time.monotonic() + seconds if seconds is not None else None)
+
+    def spent(self, runs_done: int) -> str | None:
+        """Why no further re-run may start, or None."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return f"the time budget of {self.seconds:g} s for the case ran out"
+        if self.runs is not None and runs_done >= self.runs:
+            return f"the budget of {self.runs} re-runs for the item was reached"
+        return None
+
+
+class _Spent(Exception):
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
 
 
 def _kinds(annotation) -> set:
@@ -146,9 +182,51 @@ def _apply(data: dict, changes) -> dict:
     return data
 
 
-def smallest_changes(engine, case: Case, item_id: str, max_size: int = 3) -> Search:
-    """Minimal sets of documented facts under which the real engine no longer upholds the item."""
+def _alone(engine, case: Case, data: dict, index: int, before) -> tuple[Case, dict] | None:
+    """The case with only the item at `index`, if the engine decides that item alone exactly as in
+    the whole case (then a re-run decides one item instead of all of them); else None."""
+    alone_data = {**data, "requested_items": [data["requested_items"][index]]}
+    try:
+        alone = Case.model_validate(alone_data)
+    except Exception:  # a case the model accepts only whole
+        return None
+    return (alone, alone_data) if engine.decide(alone).items[0] == before else None
+
+
+def smallest_changes(engine, case: Case, item_id: str, max_size: int = 3, budget: Budget | None = None, progress=None) -> Search:
+    """Minimal sets of documented facts under which the real engine no longer upholds the item.
+    `budget` bounds the search (it stops, with `stopped` saying why); `progress(runs)` is called
+    after each engine re-run."""
     search = Search()
+    budget = budget or Budget()
+    if (why := budget.spent(0)) is not None:
+        search.stopped = why
+        return search
+    index = next(k for k, i in enumerate(case.requested_items) if i.id == item_id)
+    data = case.model_dump(mode="python", by_alias=True, exclude={"expected"})
+    original = engine.decide(case)
+    search.runs += 1
+    before = next(i for i in original.items if i.item_id == item_id)
+    whole_index = index
+    if len(case.requested_items) > 1:
+        search.runs += 1
+        if (alone := _alone(engine, case, data, index, before)) is not None:
+            case, data = alone
+            index = 0
+    try:
+        _search(engine, case, data, item_id, before, max_size, budget, progress, search)
+    except _Spent as spent:
+        search.stopped = spent.why
+    found = search.changes
+    if index != whole_index:  # the item's own fields, named at its place in the whole case
+        found = [Counterfactual(tuple(Change(("requested_items", whole_index, *c.path[2:]) if c.path[:2] == ("requested_items", 0) else c.path, c.value)
+                                      for c in cf.changes), cf.decision) for cf in found]
+    found.sort(key=lambda c: (len(c.changes), [ch.label for ch in c.changes], [str(ch.value) for ch in c.changes]))
+    search.changes = found[:MAX_REPORTED]
+    return search
+
+
+def _search(engine, case: Case, data: dict, item_id: str, before, max_size: int, budget: Budget, progress, search: Search) -> None:
     facts = engine.facts(case)
     topic = next(t for iid, t, _ in facts.items if iid == item_id)
     rules = [r for r in engine.base.rules if r.pack.compiles_into(topic)]
@@ -160,25 +238,28 @@ def smallest_changes(engine, case: Case, item_id: str, max_size: int = 3) -> Sea
     literals = _literals(rules)
     item = next(i for i in case.requested_items if i.id == item_id)
     requested = getattr(item, "visits_requested", 0)
-    data = case.model_dump(mode="python", by_alias=True, exclude={"expected"})
-    original = engine.decide(case)
-    search.runs += 1
-    before = next(i for i in original.items if i.item_id == item_id)
     blockers = _blockers(before)
     base_facts = _signature(facts, item_id, read)
+    found = search.changes
 
     def run(changes) -> tuple[str, frozenset] | None:
+        if (why := budget.spent(search.runs)) is not None:
+            raise _Spent(why)
         try:
             modified = Case.model_validate(_apply(data, changes))
         except Exception:  # a combination the case model rejects (e.g. a date after the request)
             return None
         search.runs += 1
         outcome = next(i for i in engine.decide(modified).items if i.item_id == item_id)
+        if progress is not None:
+            progress(search.runs)
         return outcome.decision, _blockers(outcome)
 
     singles: list[Change] = []
     seen_signatures = set()
     for path, kinds in _undocumented(case):
+        if budget.deadline is not None and time.monotonic() >= budget.deadline:
+            raise _Spent(budget.spent(0) or "the time budget ran out")
         for value in _candidates(path, kinds, literals, requested, case.request_date):
             change = Change(path, value)
             try:
@@ -192,7 +273,6 @@ def smallest_changes(engine, case: Case, item_id: str, max_size: int = 3) -> Sea
             singles.append(change)
 
     helpful: list[Change] = []
-    found: list[Counterfactual] = []
     for change in singles:
         result = run([change])
         if result is None:
@@ -211,9 +291,6 @@ def smallest_changes(engine, case: Case, item_id: str, max_size: int = 3) -> Sea
             if result and result[0] != before.decision:
                 found.append(Counterfactual(tuple(combo), result[0]))
         size += 1
-    found.sort(key=lambda c: (len(c.changes), [ch.label for ch in c.changes], [str(ch.value) for ch in c.changes]))
-    search.changes = found[:MAX_REPORTED]
-    return search
 
 
 def _refs(parsed: ParsedRule):

@@ -4,6 +4,10 @@ A criterion (`require`) is *met* in a case when it ended met, and *not met* when
 or not documented. A fixed-outcome rule is met where it fired, and not met where its pack addressed
 an item that was decided without it firing (its condition was false). Every rule needs both, so that a
 change to it shows up in some case's decision.
+
+Beside that, the case files whose expectations name each rule (read from the files, not decided):
+in `governing` (the decision must rest on it) or in `not_fired` (it must stay silent). A rule no
+case names can change without any case noticing (`imr test --mutate` checks that they do).
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.decide.pipeline import Engine
+from engine.language.evaluate import test_holds
+from engine.language.scope import scope_tests
 from engine.load.cases import case_files, load_case
-from engine.durable.compile import scope_tests
-from engine.tools.explain import facts_of, test_holds
+from engine.tools.explain import facts_of
 
 
 @dataclass
@@ -23,6 +28,14 @@ class RuleCoverage:
     pack: str
     met: set[str] = field(default_factory=set)
     not_met: set[str] = field(default_factory=set)
+    governing_in: list[Path] = field(default_factory=list)
+    """Case files whose expectations name the rule in `governing`."""
+    silent_in: list[Path] = field(default_factory=list)
+    """Case files whose expectations name the rule in `not_fired`."""
+
+    @property
+    def named(self) -> bool:
+        return bool(self.governing_in or self.silent_in)
 
     @property
     def complete(self) -> bool:
@@ -42,6 +55,11 @@ class CorpusCoverage:
         rules = [c.met | c.not_met for c in self.rules.values() if c.pack == pack]
         return set(self.addressed.get(pack, set())).union(*rules)
 
+    @property
+    def unnamed(self) -> list[str]:
+        """Rules no case file's expectation names."""
+        return [r for r, c in self.rules.items() if not c.named]
+
     def packs(self) -> dict[str, list[RuleCoverage]]:
         out: dict[str, list[RuleCoverage]] = {}
         for cov in self.rules.values():
@@ -58,11 +76,13 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
     for path in case_files(paths):
         case = load_case(path)
         n_cases += 1
-        facts = engine.facts(case)
-        logs = engine.fire(facts)
-        addressed = {(f.bindings["item"]["id"], f.spec.pack) for log in logs.values() for f in log.fired if f.spec.kind == "address"}
-        determination = engine.aggregator.determination(case, facts, logs)
+        facts, events, determination = engine.trace(case)
+        addressed = {(item_id, a.pack) for item_id, e in events.items() for a in e.addressed}
         label = f"{path.name}:{case.case_id}"
+        for expectation in case.expectations().values():
+            for rule_id, where in [(r, "governing_in") for r in expectation.governing] + [(r, "silent_in") for r in expectation.not_fired]:
+                if rule_id in rules and path not in (files := getattr(rules[rule_id], where)):
+                    files.append(path)
 
         def in_scope(parsed, item_id, facts=facts) -> bool:
             env, _ = facts_of(facts, item_id)

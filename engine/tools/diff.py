@@ -1,7 +1,8 @@
 """`imr diff`: impact analysis of a rule change, run before merging it.
 
 Decides the case corpus under two rule sets (a git revision, whose guideline_rules/ is
-materialised into a temporary folder with `git archive`, or a rules folder) with two Engines in
+materialised into a temporary folder with `git archive` after `git rev-parse --verify` has resolved
+it to a commit, so no revision reaches git as an option, or a rules folder) with two Engines in
 one process, and reports every item whose decision or governing rule changed, grouped by the
 edited rules that fired for it, with totals. Both sides are decided by durable-rules as usual;
 this module only compares their determinations.
@@ -9,8 +10,10 @@ this module only compares their determinations.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -19,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.model.diagnostics import Diagnostic, InputError
+from engine.load.cases import case_files, load_case, shown
 from engine.load.paths import DEFAULT_RULES
 from engine.words import plural
 
@@ -71,16 +75,31 @@ def governing_rules(item) -> list[str]:
     return sorted({o.rule for o in item.rules if o.rank == item.governing_rank and o.deciding and (o.status == "met") == want_met})
 
 
+def _git(repo: Path, *args: str, label: str) -> subprocess.CompletedProcess:
+    """A git command on `repo`: every value from the user comes after `--end-of-options` or `--`, or
+    is a commit id git itself resolved, so none can be read as an option (`--base=-oFILE`)."""
+    try:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False, timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InputError([Diagnostic(label, 1, 1, "D001", f"cannot run git: {exc}")]) from None
+
+
+def resolve(ref: str, repo: Path) -> str:
+    """The commit id a revision names (`git rev-parse --verify --end-of-options REV^{commit}`)."""
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", label=ref)
+    commit = proc.stdout.decode(errors="replace").strip()
+    if proc.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", commit):
+        raise InputError([Diagnostic(ref, 1, 1, "D001", f"not a rules folder nor a commit of the git repository {repo}")])
+    return commit
+
+
 def materialise(ref: str, repo: Path, rules_path: str, into: Path) -> Path:
     """A git revision's rules folder, extracted with `git archive` into `into`."""
-    try:
-        proc = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", ref, rules_path],
-                              capture_output=True, check=False, timeout=120)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise InputError([Diagnostic(ref, 1, 1, "D001", f"cannot run git: {exc}")]) from None
+    commit = resolve(ref, repo)
+    proc = _git(repo, "archive", "--format=tar", commit, "--", rules_path, label=ref)
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise InputError([Diagnostic(ref, 1, 1, "D001", f"not a rules folder nor a git revision of {repo}: {message[0] if message else 'git archive failed'}")])
+        raise InputError([Diagnostic(ref, 1, 1, "D001", f"no rules folder '{rules_path}' at {commit[:12]}: {message[0] if message else 'git archive failed'}")])
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
         tar.extractall(into, filter="data")
     return into / rules_path
@@ -92,7 +111,8 @@ def rules_folder(spec: str | None, repo: Path, rules_path: str, scratch: Path) -
     path = Path(spec)
     if path.is_dir():
         return path / "guideline_rules" if (path / "guideline_rules" / "packs").is_dir() else path
-    target = scratch / "".join(ch if ch.isalnum() else "_" for ch in spec)
+    name = "".join(ch if ch.isalnum() else "_" for ch in spec[:60])
+    target = scratch / f"{name}-{hashlib.sha256(spec.encode(errors='replace')).hexdigest()[:12]}"  # any revision text: a short name
     return materialise(spec, repo, rules_path, target)
 
 
@@ -106,8 +126,6 @@ def _edited(base, head) -> dict[str, str]:
 
 
 def impact(base_engine, head_engine, case_paths, base_label: str, head_label: str) -> Impact:
-    from engine.load.cases import case_files, load_case, shown
-
     result = Impact(base=base_label, head=head_label, edited_rules=_edited(base_engine, head_engine))
     problems: list[Diagnostic] = []
     for path in case_files(case_paths):

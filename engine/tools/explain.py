@@ -16,24 +16,12 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field
 
-from engine.language.conditions import And, Compare, Documented, Not, Or, RefOperand
-from engine.facts.build import MIRRORS, date_number
-from engine.language.kleene import Test
-from engine.durable.session import addressed_packs, finding_subject
+from engine.facts.schema import MULTI_ENTITIES as MULTI
+from engine.facts.schema import subject_of
+from engine.language.evaluate import STATUS_OF, Leaf, evaluate, test_holds, value_text
+from engine.language.scope import edition_tests, scope_tests
+from engine.tools.counterfactual import Budget, smallest_changes
 from engine.words import plural
-
-STATUS_OF = {True: "met", False: "not_met", None: "not_documented"}
-MULTI = ("ingredient", "finding")  # entities with several facts per item
-
-
-@dataclass
-class Leaf:
-    """One comparison of a condition, with the values it compared and its three-valued result."""
-
-    text: str
-    values: str
-    result: bool | None
-
 
 @dataclass
 class Evaluation:
@@ -70,85 +58,7 @@ class ItemTrace:
     counterfactuals: list[dict] = field(default_factory=list)
     counterfactual_runs: int = 0
     counterfactual_max: int = 0
-
-
-# ---------------------------------------------------------------- three-valued evaluation (display)
-
-def _fmt(value) -> str:
-    if value is None:
-        return "not documented"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
-
-
-def _literal(value):
-    return date_number(value) if isinstance(value, dt.date) else value
-
-
-def _holds(op: str, left, right) -> bool:
-    try:
-        return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-                ">": left > right, ">=": left >= right}[op]
-    except TypeError:
-        return False
-
-
-def _expr_text(node) -> str:
-    if isinstance(node, Compare):
-        right = node.value
-        if isinstance(right, RefOperand):
-            r = str(right.ref) + (f" {'+' if right.add > 0 else '-'} {abs(right.add)}" if right.add else "")
-        else:
-            r = _fmt(right)
-        return f"{node.ref} {node.op} {r}"
-    if isinstance(node, Documented):
-        return f"{node.ref} is {'' if node.present else 'not '}documented"
-    if isinstance(node, Not):
-        return f"not ({_expr_text(node.item)})"
-    joiner = " and " if isinstance(node, And) else " or "
-    return "(" + joiner.join(_expr_text(i) for i in node.items) + ")"
-
-
-def evaluate(node, env: dict, leaves: list[Leaf]) -> bool | None:
-    """Kleene evaluation of a parsed condition over one binding of facts (entity -> fact dict)."""
-    if isinstance(node, Compare):
-        left = env.get(node.ref.entity, {}).get(node.ref.field)
-        if isinstance(node.value, RefOperand):
-            other = env.get(node.value.ref.entity, {}).get(node.value.ref.field)
-            right = None if other is None else other + node.value.add
-            shown = f"{node.ref} = {_fmt(left)}, {node.value.ref} = {_fmt(other)}"
-        else:
-            right = _literal(node.value)
-            shown = f"{node.ref} = {_fmt(left)}"
-        result = None if left is None or right is None else _holds(node.op, left, right)
-        leaves.append(Leaf(_expr_text(node), shown, result))
-        return result
-    if isinstance(node, Documented):
-        present = node.ref.field in env.get(node.ref.entity, {})
-        value = env.get(node.ref.entity, {}).get(node.ref.field)
-        leaves.append(Leaf(_expr_text(node), f"{node.ref} = {_fmt(value)}", present == node.present))
-        return present == node.present
-    if isinstance(node, Not):
-        inner = evaluate(node.item, env, leaves)
-        return None if inner is None else not inner
-    results = [evaluate(item, env, leaves) for item in node.items]
-    if isinstance(node, And):
-        return False if False in results else (None if None in results else True)
-    return True if True in results else (None if None in results else False)
-
-
-def test_holds(test: Test, env: dict) -> bool:
-    value = env.get(test.entity, {}).get(test.field)
-    if test.op == "any_of":
-        return value in test.value
-    if value is None:
-        return False
-    return _holds(test.op, value, _literal(test.value))
+    counterfactual_stopped: str | None = None  # why the search stopped early (a budget), else None
 
 
 # ---------------------------------------------------------------- the trace
@@ -168,16 +78,13 @@ def facts_of(facts, item_id: str) -> tuple[dict, list[dict]]:
     return env, ingredients
 
 
-def _findings(fired) -> list[dict]:
-    """The finding facts the item's criterion rules asserted (as rete.py derives them)."""
+def _findings(events) -> list[dict]:
+    """The finding facts the item's criterion rules asserted (withdrawn ones left out)."""
     out, seen = [], set()
-    addressed = addressed_packs(fired)
-    for f in fired:
-        if f.spec.kind != "criterion" or f.spec.pack not in addressed:
-            continue
-        fact = {"rule": f.spec.rule_id, "status": f.spec.status, "pack": f.spec.pack, "subject": finding_subject(f.bindings)}
-        if f.spec.label:
-            fact["label"] = f.spec.label
+    for f in events.findings:
+        fact = {"rule": f.rule, "status": f.status, "pack": f.pack, "subject": f.subject}
+        if f.label:
+            fact["label"] = f.label
         key = tuple(sorted(fact.items()))
         if key not in seen:
             seen.add(key)
@@ -187,8 +94,6 @@ def _findings(fired) -> list[dict]:
 
 def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict], addressed: bool = True) -> list[RuleTrace]:
     """The display evaluation of one rule for one item: one trace per binding of its multi-facts."""
-    from engine.durable.compile import edition_tests, scope_tests
-
     rule = parsed.rule
     citation = f"{parsed.pack.guideline} {parsed.pack.document} ({parsed.pack.edition}), {rule.section}" + ("" if rule.pages == "n/a" else f", pp. {rule.pages}")
 
@@ -214,7 +119,7 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict],
     for combo in itertools.product(*(pools[e] for e in multi)):
         binding = dict(env, **dict(zip(multi, combo)))
         trace = blank("yes")
-        trace.subject = finding_subject(dict(zip(multi, combo)))
+        trace.subject = subject_of(dict(zip(multi, combo)))
         if parsed.when is not None:
             leaves: list[Leaf] = []
             result = evaluate(parsed.when, binding, leaves)
@@ -246,30 +151,28 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict],
     return out
 
 
-def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) -> list[ItemTrace]:
-    from engine.decide.aggregate import _by_item
-
-    facts = engine.facts(case)
-    logs = engine.fire(facts)
-    determination = engine.aggregator.determination(case, facts, logs)
+def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2, budget_seconds: float | None = None,
+                 budget_runs: int | None = None, progress=None) -> list[ItemTrace]:
+    """The trace of every item; for an Upheld item, the search for what documentation would change
+    it, within `budget_seconds` for the whole case and `budget_runs` re-runs per item (an item
+    whose search stopped early says why in `counterfactual_stopped`). `progress(done, total,
+    item_id, runs)` is called as the searches go (the command line draws it on a terminal)."""
+    budget = Budget.of(budget_runs, budget_seconds)
+    facts, events, determination = engine.trace(case)
+    upheld = [i.item_id for i in determination.items if i.decision == "Upheld"]
     profile = engine.base.profiles.get(case.jurisdiction)
     topics = {iid: topic for iid, topic, _ in facts.items}
-    split: dict[int, dict] = {}
     items = []
     for item in determination.items:
-        log = logs[item.item_id]
-        if id(log) not in split:
-            split[id(log)] = _by_item(log)
-        mine = split[id(log)].get(item.item_id, [])
+        mine = events[item.item_id]
         env, ingredients = facts_of(facts, item.item_id)
         findings = _findings(mine)
-        addressed = {f.spec.pack: f.spec.rank for f in mine if f.spec.kind == "address"}
+        addressed = {a.pack: a.rank for a in mine.addressed}
         fired_status: dict[tuple, list[str]] = {}
-        for f in mine:
-            if f.spec.kind == "criterion" and f.spec.pack in addressed:
-                fired_status.setdefault((f.spec.rule_id, finding_subject(f.bindings)), [])
-                if f.spec.status not in fired_status[(f.spec.rule_id, finding_subject(f.bindings))]:
-                    fired_status[(f.spec.rule_id, finding_subject(f.bindings))].append(f.spec.status)
+        for f in mine.findings:
+            statuses = fired_status.setdefault((f.rule, f.subject), [])
+            if f.status not in statuses:
+                statuses.append(f.status)
         rules = []
         for parsed in engine.base.rules:
             if not parsed.pack.compiles_into(topics[item.item_id]):
@@ -277,7 +180,7 @@ def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) 
             for trace in trace_rule(parsed, env, ingredients, findings, parsed.pack.pack in addressed):
                 trace.fired = sorted(fired_status.get((parsed.rule.id, trace.subject), []))
                 rules.append(trace)
-        governing = {f.bindings["addressed"]["pack"] for f in mine if f.spec.kind == "govern"}
+        governing = {g.pack for g in mine.governs}
         sequence = []
         if profile:
             for rank, tier in enumerate(profile.tiers, start=1):
@@ -285,20 +188,21 @@ def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2) 
                 state = ("governs" if governing & set(packs) else "addressed; a better-ranked tier governs") if packs else "does not address the item"
                 sequence.append({"rank": rank, "tier": f"{tier.guideline}" + (f" ({', '.join(tier.documents)})" if tier.documents else ""),
                                  "label": tier.label, "packs": packs, "state": state})
-        decision_rule = next((f.name for f in mine if f.spec.kind == "decision"), "")
-        hidden = ("t", "id", "item_id", "sid", *MIRRORS, *engine.compiled.memberships.values())
+        decision_rule = mine.decision.rule if mine.decision else ""
+        hidden = ("t", "id", "item_id")
         facts_shown = {e: {k: v for k, v in f.items() if k not in hidden} for e, f in env.items()}
         if ingredients:
             facts_shown["ingredient"] = [{k: v for k, v in f.items() if k not in hidden} for f in ingredients]
         trace = ItemTrace(item.item_id, item.item, item.decision, item.reason, topics[item.item_id], facts_shown,
                           sequence, rules, findings, decision_rule)
         if counterfactuals and item.decision == "Upheld":
-            from engine.tools.counterfactual import smallest_changes
-
-            found = smallest_changes(engine, case, item.item_id, max_size=max_size)
+            done = upheld.index(item.item_id)
+            step = None if progress is None else (lambda runs, done=done, iid=item.item_id: progress(done, len(upheld), iid, runs))
+            found = smallest_changes(engine, case, item.item_id, max_size=max_size, budget=budget, progress=step)
             trace.counterfactuals = [c.as_dict() for c in found.changes]
             trace.counterfactual_runs = found.runs
             trace.counterfactual_max = max_size
+            trace.counterfactual_stopped = found.stopped
         items.append(trace)
     return items
 
@@ -319,7 +223,7 @@ def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
         for entity, fact in it.facts.items():
             shown = fact if isinstance(fact, list) else [fact]
             for f in shown:
-                lines.append(f"     {entity}: " + (", ".join(f"{k}={_fmt(v)}" for k, v in sorted(f.items())) or "(nothing documented)"))
+                lines.append(f"     {entity}: " + (", ".join(f"{k}={value_text(v)}" for k, v in sorted(f.items())) or "(nothing documented)"))
         lines.append("   search sequence:")
         for s in it.sequence:
             lines.append(f"     {s['rank']}. {s['tier']} [{s['label']}]: {s['state']}" + (f" ({', '.join(s['packs'])})" if s["packs"] else ""))
@@ -348,9 +252,14 @@ def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
             lines.append("   documentation that would have changed it: not searched (--no-counterfactuals)")
         elif it.decision == "Upheld":
             lines.append(f"   documentation that would have changed it (engine re-run on {plural(it.counterfactual_runs, 'modified case')}):")
-            if not it.counterfactuals:
+            if it.counterfactual_stopped:
+                lines.append(f"     search stopped early: {it.counterfactual_stopped} (--budget-seconds, --budget-runs);"
+                             " smaller or other sets may exist")
+            if not it.counterfactuals and it.counterfactual_stopped:
+                lines.append("     none found before the search stopped")
+            elif not it.counterfactuals:
                 lines.append(f"     none found: documenting up to {it.counterfactual_max} of the facts the record leaves out does not change the decision")
             for c in it.counterfactuals:
-                lines.append("     - " + " and ".join(f"{ch['path']}: {_fmt(ch['value'])}" for ch in c["set"]) + f" -> {c['decision']}")
+                lines.append("     - " + " and ".join(f"{ch['path']}: {value_text(ch['value'])}" for ch in c["set"]) + f" -> {c['decision']}")
         lines.append("")
     return "\n".join(lines)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from engine.decide.letter import render_text
+
 
 def golden_path(case_path: Path) -> Path:
     return case_path.parent / "golden" / f"{case_path.stem}.txt"
 
 
 def letter(determination) -> str:
-    from engine.decide.letter import render_text
-
     text = render_text(determination)
     return text if text.endswith("\n") else text + "\n"
 

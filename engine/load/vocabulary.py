@@ -1,0 +1,95 @@
+"""Load step for the vocabulary files (guideline_rules/vocabulary/*.yaml): schema, ICD-10-CM
+prefixes (grouped and deliberately ungrouped) that really exist, each prefix in one of the two
+lists, and cross-references between the files, every problem reported."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from engine.load.files import read_bounded
+from engine.load.positions import validation_diagnostics
+from engine.load.yaml_source import MAX_BYTES, load_failure, load_file
+from engine.model.diagnostics import Diagnostic, InputError
+from engine.model.icd10 import normalise_icd10
+from engine.model.vocabulary import Diagnoses, Drugs, Procedures, Services, Vocabulary
+
+_FILES = {"diagnoses": Diagnoses, "drugs": Drugs, "services": Services, "procedures": Procedures}
+_CHECKED: dict[tuple[str, bytes], object] = {}
+"""Vocabulary files already read and checked clean, by name and SHA-256 of their text (the models are
+frozen): diagnoses.yaml places the whole ICD-10-CM code set by prefix and takes a few tenths of a
+second to read, so an engine built again (a copied rules folder, a test) does not read it again."""
+
+
+def load_vocabulary(folder: str | Path) -> Vocabulary:
+    """Load and check the four vocabulary files; every problem is reported, then InputError."""
+    folder = Path(folder)
+    problems: list[Diagnostic] = []
+    parts: dict = {}
+    for name, model in _FILES.items():
+        path = folder / f"{name}.yaml"
+        try:
+            key = (name, hashlib.sha256(read_bounded(path, MAX_BYTES, "Y000", "Y001")).digest())
+            if key in _CHECKED:  # the same text, already read and checked clean in this process
+                parts[name] = _CHECKED[key]
+                continue
+            source = load_file(path)
+            parts[name] = model.model_validate(source.data)
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        except ValidationError as exc:
+            problems.extend(validation_diagnostics(exc, source, "V001"))
+            continue
+        except Exception as exc:  # a model check that failed unexpectedly: this file's problem, not the run's
+            problems.append(load_failure(path, exc))
+            continue
+        found = _check_diagnoses(parts[name], source) if name == "diagnoses" else []
+        problems.extend(found)
+        if not found:
+            _CHECKED[key] = parts[name]
+    if problems:
+        raise InputError(problems)
+    vocab = Vocabulary(**parts)
+    problems.extend(_cross_check(vocab, folder))
+    if problems:
+        raise InputError(problems)
+    return vocab
+
+
+def _check_diagnoses(diagnoses: Diagnoses, source) -> list[Diagnostic]:
+    problems = []
+    for prefix, entry in diagnoses.prefixes.items():
+        try:
+            normalise_icd10(prefix)
+        except ValueError as exc:
+            problems.append(source.diagnostic(("prefixes", prefix), "V002", str(exc)))
+        for group in entry.groups:
+            if group not in diagnoses.groups:
+                problems.append(source.diagnostic(("prefixes", prefix), "V003", f"unknown diagnosis group '{group}'"))
+    for prefix, reason in diagnoses.ungrouped.items():
+        try:
+            normalise_icd10(prefix)
+        except ValueError as exc:
+            problems.append(source.diagnostic(("ungrouped", prefix), "V002", str(exc)))
+        if reason not in diagnoses.reasons:
+            known = ", ".join(sorted(diagnoses.reasons)) or "none defined"
+            problems.append(source.diagnostic(("ungrouped", prefix), "V003", f"unknown ungrouped reason '{reason}' (reasons: {known})"))
+        if prefix in diagnoses.prefixes:
+            line = source.loc(("prefixes", prefix))[0]
+            problems.append(source.diagnostic(("ungrouped", prefix), "V004", f"prefix '{prefix}' is both grouped (line {line}) and ungrouped: keep one"))
+    return problems
+
+
+def _cross_check(vocab: Vocabulary, folder: Path) -> list[Diagnostic]:
+    problems = []
+    path = str(folder / "drugs.yaml")
+    for key, drug in vocab.drugs.drugs.items():
+        if drug.class_ not in vocab.drugs.classes:
+            problems.append(Diagnostic(path, 1, 1, "V003", f"drug '{key}' has unknown class '{drug.class_}'"))
+    for cls in vocab.services.medication_topics.classes:
+        if cls not in vocab.drugs.classes:
+            problems.append(Diagnostic(str(folder / "services.yaml"), 1, 1, "V003", f"medication_topics names unknown drug class '{cls}'"))
+    return problems

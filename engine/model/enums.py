@@ -1,0 +1,44 @@
+"""The closed lists of the domain, one copy each: every model, check and fact schema reads them
+from here, so adding a region or a form is one edit."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+NOT_DOCUMENTED = "not documented"
+"""The value of a fact the record is silent about (never false: unknown is not false)."""
+ND = Literal["not documented"]
+
+Region = Literal["cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist_hand", "hip", "knee", "ankle_foot", "multiple", "other"]
+ItemType = Literal["therapy", "medication", "procedure"]
+Form = Literal["oral", "topical", "patch", "injection"]
+Decision = Literal["Upheld", "Overturned", "No rule applies", "Not covered"]
+Jurisdiction = Literal["CA", "TX"]
+Guideline = Literal["MTUS", "ODG", "ACOEM"]
+Status = Literal["met", "not_met", "not_documented"]
+"""A criterion's outcome for one item."""
+PmGroup = Literal["myalgia_myositis", "neuritis_radiculitis", "crps"]
+"""The CPMTG physical-medicine diagnosis groups (visit allowances, pp. 98-99)."""
+
+REGIONS: tuple[str, ...] = get_args(Region)
+ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
+FORMS: tuple[str, ...] = get_args(Form)
+DECISIONS: tuple[str, ...] = get_args(Decision)
+JURISDICTIONS: tuple[str, ...] = get_args(Jurisdiction)
+STATUSES: tuple[str, ...] = get_args(Status)
+PM_GROUPS: tuple[str, ...] = get_args(PmGroup)
+
+
+def choices(annotation) -> tuple:
+    """The values of a Literal (or of the Literals inside a Union), 'not documented' left out."""
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return tuple(v for v in get_args(annotation) if v != NOT_DOCUMENTED)
+    if origin is not None:
+        out: tuple = ()
+        for arg in get_args(annotation):
+            out += choices(arg)
+        return out
+    return ()
