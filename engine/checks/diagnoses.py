@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.language.conditions import And, Compare, Documented, Not, Or
+from engine.language.conditions import Compare, leaves
 from engine.model.rules import ANY_TOPIC
 from engine.model.vocabulary import DxPrefix, Vocabulary
 
@@ -90,19 +90,13 @@ def _dx_tests(expr, known: set[str]) -> set[tuple]:
     """The tests of diagnosis groups in a condition: (field, operator, value), positions left out."""
     out: set[tuple] = set()
 
-    def walk(node):
-        if isinstance(node, Compare) and node.ref.entity == "dx" and node.ref.field in known:
+    for node in leaves(expr) if expr is not None else ():
+        if node.ref.entity != "dx" or node.ref.field not in known:
+            continue
+        if isinstance(node, Compare):
             out.add((node.ref.field, node.op, repr(node.value)))
-        elif isinstance(node, Documented) and node.ref.entity == "dx" and node.ref.field in known:
+        else:
             out.add((node.ref.field, "documented", node.present))
-        elif isinstance(node, (And, Or)):
-            for item in node.items:
-                walk(item)
-        elif isinstance(node, Not):
-            walk(node.item)
-
-    if expr is not None:
-        walk(expr)
     return out
 
 

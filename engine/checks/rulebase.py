@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from functools import partial
 
-from engine.language.conditions import And, Compare, ConditionError, Or, RefOperand, check, parse, refs
+from engine.language.conditions import Compare, ConditionError, RefOperand, check, leaves, parse, refs
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.facts.schema import ENTITY_ORDER, allowed_values, always_present, fact_fields
 from engine.model.enums import REGIONS
@@ -137,7 +137,7 @@ def _parse_condition(text, source, path, fields, values, problems, *, require=Fa
             continue
         if require and ref.entity not in _SINGULAR_IN_REQUIRE:
             problems.append(_condition_diag(source, path, ConditionError(f"'{ref.entity}' may appear in `when` only: `require` must read facts that exist once per item", ref.line, ref.col), "C003"))
-    for node in _compares(expr):
+    for node in (n for n in leaves(expr) if isinstance(n, Compare)):
         if isinstance(node.value, RefOperand) and node.value.ref.entity == node.ref.entity:
             problems.append(_condition_diag(source, path, ConditionError(f"compare {node.ref} with a fact of another entity or a literal, not with {node.value.ref}", node.ref.line, node.ref.col), "C004"))
     if type_problems:
@@ -157,16 +157,6 @@ def _reachable(rule: Rule, when, require) -> list[str]:
     applies = outcomes(when)[0] if when is not None else [frozenset()]
     return [status for status, alternatives in zip(("met", "not_met", "not_documented"), outcomes(require))
             if possible(_and(applies, alternatives), always_present)]
-
-
-def _compares(expr):
-    if isinstance(expr, Compare):
-        yield expr
-    elif isinstance(expr, (And, Or)):
-        for item in expr.items:
-            yield from _compares(item)
-    elif hasattr(expr, "item"):
-        yield from _compares(expr.item)
 
 
 def _check_scope(scope: AppliesTo, source: Source, path: tuple, vocab, problems: list[Diagnostic]) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine.language.conditions import And, Compare, ConditionError, Documented, Not, Or, RefOperand
+from engine.language.conditions import And, Compare, ConditionError, Documented, Not, Or, RefOperand, leaves
 from engine.model.rules import Row, Table
 
 ALLOWANCE = "allowance"
@@ -91,7 +91,7 @@ def misuses(expr) -> list[ConditionError]:
     def bad(ref, message):
         out.append(ConditionError(message, ref.line, ref.col))
 
-    def walk(node):
+    for node in leaves(expr):
         if isinstance(node, Compare):
             right = node.value.ref if isinstance(node.value, RefOperand) else None
             if node.ref.entity == ALLOWANCE and COLUMNS.get(node.ref.field) == "condition":
@@ -101,16 +101,8 @@ def misuses(expr) -> list[ConditionError]:
                 bad(node.ref, f"{node.ref} is a value of the row, not a fact: compare it with a fact (`history.visits_total <= {node.ref}`)")
             if right is not None and right.entity == ALLOWANCE and COLUMNS.get(right.field) == "condition":
                 bad(right, f"{right} is a condition: write it alone (`when: {right}`)")
-        elif isinstance(node, Documented):
-            if node.ref.entity == ALLOWANCE:
-                bad(node.ref, f"{node.ref} is a value of the row, always there: `is documented` tests facts")
-        elif isinstance(node, (And, Or)):
-            for item in node.items:
-                walk(item)
-        elif isinstance(node, Not):
-            walk(node.item)
-
-    walk(expr)
+        elif node.ref.entity == ALLOWANCE:
+            bad(node.ref, f"{node.ref} is a value of the row, always there: `is documented` tests facts")
     return out
 
 

@@ -217,24 +217,25 @@ def parse(text: str) -> Expr:
         raise ConditionError("condition does not parse (too deeply nested?)") from None
 
 
+def leaves(expr: Expr):
+    """The comparisons and documentation tests of an expression, in reading order: the one walk
+    over a condition's tree that every check and tool shares."""
+    if isinstance(expr, (Compare, Documented)):
+        yield expr
+    elif isinstance(expr, (And, Or)):
+        for child in expr.items:
+            yield from leaves(child)
+    elif isinstance(expr, Not):
+        yield from leaves(expr.item)
+
+
 def refs(expr: Expr) -> list[Ref]:
     """Every fact reference in an expression, in reading order."""
     out: list[Ref] = []
-
-    def walk(node):
-        if isinstance(node, Compare):
-            out.append(node.ref)
-            if isinstance(node.value, RefOperand):
-                out.append(node.value.ref)
-        elif isinstance(node, Documented):
-            out.append(node.ref)
-        elif isinstance(node, (And, Or)):
-            for child in node.items:
-                walk(child)
-        elif isinstance(node, Not):
-            walk(node.item)
-
-    walk(expr)
+    for node in leaves(expr):
+        out.append(node.ref)
+        if isinstance(node, Compare) and isinstance(node.value, RefOperand):
+            out.append(node.value.ref)
     return out
 
 
@@ -263,7 +264,7 @@ def check(expr: Expr, schema: dict[str, dict[str, str]], allowed_values: dict[st
             return None
         return fields[ref.field]
 
-    def walk(node):
+    for node in leaves(expr):
         if isinstance(node, Compare):
             left = field_type(node.ref)
             if isinstance(node.value, RefOperand):
@@ -279,13 +280,6 @@ def check(expr: Expr, schema: dict[str, dict[str, str]], allowed_values: dict[st
                 problems.append(ConditionError(f"type mismatch: {node.ref} is {left}, compared with {right}", node.ref.line, node.ref.col))
             if left in ("bool", "text") and node.op not in ("==", "!="):
                 problems.append(ConditionError(f"'{node.op}' needs numbers or dates; {node.ref} is {left}", node.ref.line, node.ref.col))
-        elif isinstance(node, Documented):
+        else:
             field_type(node.ref)
-        elif isinstance(node, (And, Or)):
-            for child in node.items:
-                walk(child)
-        elif isinstance(node, Not):
-            walk(node.item)
-
-    walk(expr)
     return problems

@@ -23,7 +23,7 @@ import typing
 from dataclasses import dataclass, field
 
 from engine.model.case import MAX_DATE, MIN_DATE, NOT_DOCUMENTED, Case
-from engine.language.conditions import Compare, refs
+from engine.language.conditions import Compare, leaves, refs
 from engine.checks.rulebase import ParsedRule
 
 MAX_REPORTED = 6
@@ -123,20 +123,11 @@ def _literals(rules: list[ParsedRule]) -> dict[str, set]:
     """Numbers the topic's conditions compare fields with, by field name."""
     out: dict[str, set] = {}
 
-    def walk(node):
-        if isinstance(node, Compare):
-            if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-                out.setdefault(node.ref.field, set()).add(node.value)
-        elif hasattr(node, "items"):
-            for item in node.items:
-                walk(item)
-        elif hasattr(node, "item"):
-            walk(node.item)
-
     for r in rules:
         for expr in (r.when, r.require):
-            if expr is not None:
-                walk(expr)
+            for node in leaves(expr) if expr is not None else ():
+                if isinstance(node, Compare) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+                    out.setdefault(node.ref.field, set()).add(node.value)
     return out
 
 
