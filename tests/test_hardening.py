@@ -84,7 +84,7 @@ def test_batch_refuses_to_write_its_output_over_its_input(engine, tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"cases.jsonl", out.name})  # no temporary file left
 
 
-def _wait_for_output(folder: Path, keep: set[str], proc, size: int = 30_000, timeout: float = 90) -> None:
+def _wait_for_output(folder: Path, keep: set[str], proc, size: int = 30_000, timeout: float = 240) -> None:
     """Until some file other than the inputs holds `size` bytes (the batch is under way)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -96,11 +96,11 @@ def _wait_for_output(folder: Path, keep: set[str], proc, size: int = 30_000, tim
     raise AssertionError("no output appeared")
 
 
-@pytest.mark.parametrize("sig,workers", [(signal.SIGINT, 2), (signal.SIGTERM, 1), (signal.SIGTERM, 2)],
-                         ids=["ctrl-c-workers-2", "sigterm", "sigterm-workers-2"])
+@pytest.mark.parametrize("sig,workers", [(signal.SIGINT, 1), (signal.SIGINT, 2), (signal.SIGTERM, 1), (signal.SIGTERM, 2)],
+                         ids=["ctrl-c", "ctrl-c-workers-2", "sigterm", "sigterm-workers-2"])
 def test_an_interrupted_batch_says_what_it_wrote_and_resume_completes_it(engine, tmp_path, sig, workers):
     src = tmp_path / "cases.jsonl"
-    src.write_text("\n".join(_lines(engine, 2500, seed=4)) + "\n")
+    src.write_text("\n".join(_lines(engine, 2000, seed=4)) + "\n")
     reference = _reference(engine, src)
     out = tmp_path / "out.jsonl"
     out.write_bytes(b"an earlier run's output\n")
@@ -112,7 +112,7 @@ def test_an_interrupted_batch_says_what_it_wrote_and_resume_completes_it(engine,
             os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground process group: the workers too
         else:
             proc.send_signal(sig)  # `kill PID`: the parent only
-        stdout, err = proc.communicate(timeout=60)
+        stdout, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -156,13 +156,13 @@ def test_resume_continues_from_the_complete_prefix_of_an_existing_output(engine,
 
 def test_two_batches_writing_one_output_leave_one_whole_file(engine, tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    a.write_text("\n".join(_lines(engine, 1500, seed=21)) + "\n")
-    b.write_text("\n".join(_lines(engine, 1500, seed=22)) + "\n")
+    a.write_text("\n".join(_lines(engine, 800, seed=21)) + "\n")
+    b.write_text("\n".join(_lines(engine, 800, seed=22)) + "\n")
     out = tmp_path / "out.jsonl"
     procs = [subprocess.Popen([sys.executable, "-m", "engine", "batch", str(p), "-o", str(out), "--no-progress"], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_cap()) for p in (a, b)]
     for p in procs:
-        assert p.wait(timeout=180) == 0, p.stderr.read()
+        assert p.wait(timeout=300) == 0, p.stderr.read()
     assert out.read_bytes() in (_reference(engine, a), _reference(engine, b))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "out.jsonl"]
 
@@ -208,7 +208,7 @@ def test_decide_refuses_what_is_not_a_regular_file_before_reading_it(tmp_path, f
 
 def test_validate_and_test_on_a_fifo_do_not_hang(fifo):
     for command in ("validate", "test"):
-        proc = imr(command, fifo, timeout=60)
+        proc = imr(command, fifo, timeout=180)
         assert proc.returncode in (1, 2), proc.stderr
         assert f"{fifo}:1:1: Y000 " in proc.stdout + proc.stderr
         assert "Traceback" not in proc.stderr
@@ -248,27 +248,26 @@ def test_a_yaml_file_of_millions_of_small_values_fails_fast(tmp_path, shape):
     assert int(grown_mb) < 150, f"{grown_mb} MB to refuse it"
 
 
+_PEAK = """
+import sys
+from engine.cli.main import main
+try:
+    code = main(sys.argv[2:])
+finally:  # the high-water mark of this process's own memory (ru_maxrss would count the parent's, from before exec)
+    peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    open(sys.argv[1], "w").write(peak)
+raise SystemExit(code)
+"""
+
+
 def _measured(folder: Path, *args, timeout: float = 120):
     """`imr ARGS` in a child under the memory cap: exit code, stdout, stderr and the child's peak RSS in MB."""
-    with open(folder / "stdout.txt", "w+") as out, open(folder / "stderr.txt", "w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "engine", *map(str, args)], cwd=ROOT, stdout=out, stderr=err, preexec_fn=_cap())
-        end = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > end:
-                proc.kill()
-                proc.wait()
-                raise AssertionError(f"imr {args} did not end in {timeout} s")
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return proc.returncode, out.read(), err.read(), usage.ru_maxrss // 1024
+    peak = folder / "peak.txt"
+    proc = subprocess.run([sys.executable, "-c", _PEAK, str(peak), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          errors="replace", timeout=timeout, preexec_fn=_cap())
+    return proc.returncode, proc.stdout, proc.stderr, int(peak.read_text()) // 1024
 
 
-@pytest.mark.skip(reason="its peak-RSS reading includes memory the child shares with pytest (870 MB in a full run, 222 MB alone): to be measured in a fresh process with issue 13")
 def test_an_oversize_batch_line_is_skipped_without_reading_it_whole(engine, tmp_path):
     good = _lines(engine, 2, seed=5)
     path = tmp_path / "cases.jsonl"
@@ -321,6 +320,47 @@ def test_a_merge_key_in_a_rule_pack_is_that_packs_diagnostic(tmp_path, capsys):
     assert code == 2 and f"{pack}:" in err and "Y005" in err
 
 
+def test_an_unexpected_failure_loading_one_file_is_that_files_diagnostic(tmp_path, capsys, monkeypatch):
+    """The family of item 6: any exception while loading one file (here a model check that fails
+    with a TypeError) is that file's positioned Y009 line, and the folder run goes on."""
+    import engine.load.cases as cases
+
+    real = cases.Case
+
+    class Fragile(real):
+        @classmethod
+        def model_validate(cls, data, *args, **kw):
+            if isinstance(data, dict) and data.get("case_id") == "boom":
+                raise TypeError("an unexpected failure")
+            return real.model_validate(data, *args, **kw)
+
+    monkeypatch.setattr(cases, "Case", Fragile)
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "a_seed.yaml").write_text(SEED.read_text())
+    (folder / "b_boom.yaml").write_text(SEED.read_text().replace("case_id: seed-000-b27565c25da42ea0", "case_id: boom"))
+    code, out, err = run(capsys, "validate", folder)
+    assert code == 1 and f"{folder / 'b_boom.yaml'}:1:1: Y009 cannot load: TypeError: an unexpected failure" in out
+    assert "1 case file valid" in err
+    code, out, err = run(capsys, "test", folder)
+    assert code == 2 and f"{folder / 'b_boom.yaml'}:1:1: Y009 " in err
+    assert re.search(r"^3 passed, 0 failed\b.*\b1 invalid case file\b", out, re.M), out
+
+
+def test_sigterm_ends_a_long_command_with_one_line():
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "soak", "--cases", "1000000", "--every", "200"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_cap())
+    try:
+        first = proc.stdout.readline()  # deciding
+        assert first, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143 and err.strip() == "imr: interrupted", err
+
+
 # ---------------------------------------------------------------- 7. explain: the counterfactual search has a budget
 
 def many_item_case(engine, n: int, seed: int = 5) -> str:
@@ -340,7 +380,7 @@ def test_explain_on_a_100_item_case_finishes_and_says_when_it_stopped_early(engi
     start = time.monotonic()
     proc = imr("explain", path, "--format", "json", "--budget-seconds", "1", timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert time.monotonic() - start < 60
+    assert time.monotonic() - start < 90  # start-up and the trace of 100 items, and 1 s of search
     items = json.loads(proc.stdout)
     assert len(items) == 100
     upheld = [i for i in items if i["decision"] == "Upheld"]
@@ -358,9 +398,9 @@ def test_explain_default_budget_ends_a_100_item_case(engine, tmp_path):
     path = tmp_path / "many.yaml"
     path.write_text(many_item_case(engine, 100))
     start = time.monotonic()
-    proc = imr("explain", path, "--format", "json", timeout=240)
+    proc = imr("explain", path, "--format", "json", timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert time.monotonic() - start < 120
+    assert time.monotonic() - start < 200  # the default budget is 60 s of search
     assert len(json.loads(proc.stdout)) == 100
 
 

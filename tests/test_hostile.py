@@ -138,16 +138,30 @@ CASE_FILES = {
     "expected names a missing item": case("expected: {nope: Upheld}\n"),
 }
 
+CASE_CODES = {  # the code each must be reported with
+    "empty": "Y008", "only comments": "Y008", "random bytes": "Y001", "NUL bytes": "Y001", "invalid UTF-8": "Y001", "UTF-16": "Y001",
+    "truncated seed": "E002", "cut inside a quoted string": "Y002", "alias bomb": "Y003", "deep flow nesting": "Y004",
+    "deep block nesting": "Y004", "2.4 million values": "Y003", "1.2 million block items": "Y003", "450,000 keys": "Y003",
+    "6 MB file": "Y001", "merge key": "Y005", "nested merge key": "Y005", "merge key list": "Y005", "python tag": "E002",
+    "binary tag": "E002", "unknown tag": "Y007", "set": "E002", "duplicate key": "Y006", "complex key": "Y005", "null key": "Y005",
+    "two documents": "Y002", "undefined alias": "Y002", "integer of 5000 digits": "Y007", "float overflow": "E002",
+    "NaN visits": "E002", "negative visits": "E002", "request in 2999": "E002", "February 30": "Y007", "timestamp date": "E002",
+    "1,000 items": "E002", "101 items": "E002", "repeated item ids": "E002", "a list": "E001", "a scalar": "E001",
+    "items not a list": "E002", "unknown field": "E002", "raw escape byte": "Y002", "tab indentation": "Y002",
+    "injury after request": "E002", "expected names a missing item": "E002",
+}
+
 EXPLAIN_FILES = ["random bytes", "alias bomb", "2.4 million values", "merge key", "deep flow nesting", "integer of 5000 digits"]
 VALIDATE_FILES = ["invalid UTF-8", "alias bomb", "450,000 keys", "merge key", "nested merge key", "python tag", "raw escape byte", "6 MB file"]
 TEST_FILES = ["truncated seed", "merge key list", "1.2 million block items", "duplicate key"]
 
 
 def _case_inputs() -> list[Hostile]:
-    out = [Hostile(f"decide {name}", ["decide", "{w}/case.yaml"], {"case.yaml": text}) for name, text in CASE_FILES.items()]
-    out += [Hostile(f"explain {name}", ["explain", "{w}/case.yaml"], {"case.yaml": CASE_FILES[name]}) for name in EXPLAIN_FILES]
-    out += [Hostile(f"validate {name}", ["validate", "{w}/case.yaml"], {"case.yaml": CASE_FILES[name]}, exit=1) for name in VALIDATE_FILES]
-    out += [Hostile(f"test {name}", ["test", "{w}/case.yaml"], {"case.yaml": CASE_FILES[name]}) for name in TEST_FILES]
+    out = [Hostile(f"decide {name}", ["decide", "{w}/case.yaml"], {"case.yaml": text}, codes=(CASE_CODES[name],)) for name, text in CASE_FILES.items()]
+    out += [Hostile(f"explain {name}", ["explain", "{w}/case.yaml"], {"case.yaml": CASE_FILES[name]}, codes=(CASE_CODES[name],)) for name in EXPLAIN_FILES]
+    out += [Hostile(f"validate {name}", ["validate", "{w}/case.yaml"], {"case.yaml": CASE_FILES[name]}, exit=1, codes=(CASE_CODES[name],))
+            for name in VALIDATE_FILES]
+    out += [Hostile(f"test {name}", ["test", "{w}/case.yaml"], {"case.yaml": CASE_FILES[name]}, codes=(CASE_CODES[name],)) for name in TEST_FILES]
     out.append(Hostile("decide merge key, fresh process", ["decide", "{w}/case.yaml"], {"case.yaml": CASE_FILES["merge key"]}, codes=("Y005",), fresh=True))
     out.append(Hostile("decide 2.4 million values, fresh process", ["decide", "{w}/case.yaml"], {"case.yaml": CASE_FILES["2.4 million values"]}, codes=("Y003",), fresh=True))
     out.append(Hostile("explain unknown item", ["explain", str(SEED), "--item", "nope"], codes=("E005",)))
@@ -186,16 +200,16 @@ def _folder(**files) -> dict:
 def _folder_inputs() -> list[Hostile]:
     good = {"a_seed.yaml": SEED_TEXT}
     mixes = {
-        "a merge key": {"b_merge.yaml": CASE_FILES["merge key"]},
-        "random bytes": {"b_bytes.yaml": CASE_FILES["random bytes"]},
-        "an alias bomb": {"b_bomb.yaml": CASE_FILES["alias bomb"]},
-        "deep nesting": {"b_deep.yaml": CASE_FILES["deep flow nesting"]},
-        "2.4 million values": {"b_many.yaml": CASE_FILES["2.4 million values"]},
-        "a bad file deep inside": {"x/y/z/b_bad.yaml": CASE_FILES["a list"]},
-        "a python tag and a merge key": {"b_tag.yaml": CASE_FILES["python tag"], "c_merge.yaml": CASE_FILES["nested merge key"]},
+        "a merge key": ({"b_merge.yaml": CASE_FILES["merge key"]}, "Y005"),
+        "random bytes": ({"b_bytes.yaml": CASE_FILES["random bytes"]}, "Y001"),
+        "an alias bomb": ({"b_bomb.yaml": CASE_FILES["alias bomb"]}, "Y003"),
+        "deep nesting": ({"b_deep.yaml": CASE_FILES["deep flow nesting"]}, "Y004"),
+        "2.4 million values": ({"b_many.yaml": CASE_FILES["2.4 million values"]}, "Y003"),
+        "a bad file deep inside": ({"x/y/z/b_bad.yaml": CASE_FILES["a list"]}, "E001"),
+        "a python tag and a merge key": ({"b_tag.yaml": CASE_FILES["python tag"], "c_merge.yaml": CASE_FILES["nested merge key"]}, "Y005"),
     }
     out = []
-    for name, files in mixes.items():
+    for name, (files, code) in mixes.items():
         both = _folder(**good, **files)
         bad = sorted(files)
 
@@ -208,8 +222,8 @@ def _folder_inputs() -> list[Hostile]:
             reports_each(folder, out_, err, bad, "err")
             assert re.search(r"^[1-9]\d* passed, 0 failed\b.*\b%d invalid case files?\b" % len(bad), out_, re.M), out_
 
-        out.append(Hostile(f"validate folder with {name}", ["validate", "{w}/cases"], both, exit=1, check=reports_each))
-        out.append(Hostile(f"test folder with {name}", ["test", "{w}/cases"], both, check=test_summary))
+        out.append(Hostile(f"validate folder with {name}", ["validate", "{w}/cases"], both, exit=1, codes=(code,), check=reports_each))
+        out.append(Hostile(f"test folder with {name}", ["test", "{w}/cases"], both, codes=(code,), check=test_summary))
     return out
 
 
@@ -228,27 +242,29 @@ def _pack_text(text: str, pack: str = "mtus-cpmtg-2009-tens.yaml"):
 
 
 def _rule_inputs() -> list[Hostile]:
-    mutations = {
-        "a merge key in a pack": _pack_text(lambda t: t + "extra: &x {a: 1}\nmore:\n  <<: *x\n"),
-        "a truncated pack": _pack_text(lambda t: t[: len(t) // 3]),
-        "random bytes as a pack": lambda root: (root / "packs" / "mtus-cpmtg-2009-tens.yaml").write_bytes(bytes(range(256))),
-        "an alias bomb as a pack": _pack_text(bomb()),
-        "a python tag in a pack": _pack_text(lambda t: t + "owned: !!python/object/apply:os.system [echo owned]\n"),
-        "an empty pack": _pack_text(""),
-        "a pack that is a list": _pack_text("- a\n- b\n"),
-        "2.4 million values in a pack": _pack_text("x: [" + ",".join(["1"] * 2_400_000) + "]\n"),
-        "a FIFO as the vocabulary": lambda root: ((root / "vocabulary" / "drugs.yaml").unlink(), os.mkfifo(root / "vocabulary" / "drugs.yaml")),
-        "a merge key in a profile": lambda root: (root / "profiles" / "texas.yaml").write_text((root / "profiles" / "texas.yaml").read_text() + "x: &x {a: 1}\ny:\n  <<: *x\n"),
-        "binary vocabulary": lambda root: (root / "vocabulary" / "services.yaml").write_bytes(b"\x00\xff" * 100),
-        "code in a condition": _pack_text(lambda t: t.replace("    when: ", "    when: \"__import__('os').system('echo owned')\" # ", 1)),
-        "no packs folder": lambda root: shutil.rmtree(root / "packs"),
+    mutations = {  # how the rules are damaged, and the code that must report it
+        "a merge key in a pack": (_pack_text(lambda t: t + "extra: &x {a: 1}\nmore:\n  <<: *x\n"), "Y005"),
+        "a truncated pack": (_pack_text(lambda t: t[: len(t) // 3]), None),  # whatever the cut leaves out
+        "random bytes as a pack": (lambda root: (root / "packs" / "mtus-cpmtg-2009-tens.yaml").write_bytes(bytes(range(256))), "Y001"),
+        "an alias bomb as a pack": (_pack_text(bomb()), "Y003"),
+        "a python tag in a pack": (_pack_text(lambda t: t + "owned: !!python/object/apply:os.system [echo owned]\n"), "R001"),
+        "an empty pack": (_pack_text(""), "Y008"),
+        "a pack that is a list": (_pack_text("- a\n- b\n"), "R001"),
+        "2.4 million values in a pack": (_pack_text("x: [" + ",".join(["1"] * 2_400_000) + "]\n"), "Y003"),
+        "a FIFO as the vocabulary": (lambda root: ((root / "vocabulary" / "drugs.yaml").unlink(), os.mkfifo(root / "vocabulary" / "drugs.yaml")), "Y000"),
+        "a merge key in a profile": (lambda root: (root / "profiles" / "texas.yaml").write_text(
+            (root / "profiles" / "texas.yaml").read_text() + "x: &x {a: 1}\ny:\n  <<: *x\n"), "Y005"),
+        "binary vocabulary": (lambda root: (root / "vocabulary" / "services.yaml").write_bytes(b"\x00\xff" * 100), "Y001"),
+        "code in a condition": (_pack_text(lambda t: t.replace("    when: ", "    when: \"__import__('os').system('echo owned')\" # ", 1)), "C001"),
+        "no packs folder": (lambda root: shutil.rmtree(root / "packs"), "L001"),
     }
     out = []
-    for name, mutate in mutations.items():
+    for name, (mutate, code) in mutations.items():
         files = {"rules": _rules(mutate)}
-        out.append(Hostile(f"decide with {name}", ["decide", str(SEED), "--rules", "{w}/rules"], files, timeout=60))
+        codes = (code,) if code else ()
+        out.append(Hostile(f"decide with {name}", ["decide", str(SEED), "--rules", "{w}/rules"], files, codes=codes, timeout=60))
         if name not in ("a FIFO as the vocabulary", "binary vocabulary", "no packs folder"):
-            out.append(Hostile(f"validate {name}", ["validate", "{w}/rules"], files, exit=1, timeout=60))
+            out.append(Hostile(f"validate {name}", ["validate", "{w}/rules"], files, exit=1, codes=codes, timeout=60))
     out.append(Hostile("decide with rules that are a file", ["decide", str(SEED), "--rules", "{w}/rules"], {"rules": "not a folder\n"}, codes=("L001",)))
     return out
 
@@ -356,8 +372,7 @@ def _diff_inputs() -> list[Hostile]:
         "a revision far back": "--base=HEAD~999999",
         "a dash": "--base=-",
     }
-    out = [Hostile(f"diff base {name}", ["diff", arg, "--repo", str(ROOT)], victim, codes=("D001", "L001"), check=_victim)
-           for name, arg in revisions.items()]
+    out = [Hostile(f"diff base {name}", ["diff", arg, "--repo", str(ROOT)], victim, codes=("D001",), check=_victim) for name, arg in revisions.items()]
     out += [
         Hostile("diff head -o into a file", ["diff", "--base=HEAD", "--head=-o{w}/victim.txt", "--repo", str(ROOT)], victim, codes=("D001",), check=_victim),
         Hostile("diff rules path -o into a file", ["diff", "--base=HEAD", "--rules-path=-o{w}/victim.txt", "--repo", str(ROOT)], victim,
@@ -416,9 +431,9 @@ class Runner:
     def __init__(self):
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "hostile_runner.py"), str(POOL)], cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert json.loads(self.proc.stdout.readline()) == {"ready": True}
 
     def run_all(self, requests: list[dict]) -> dict[str, dict]:
+        assert json.loads(self.proc.stdout.readline()) == {"ready": True}  # it has built its engine
         feeder = threading.Thread(target=self._feed, args=(requests,))
         feeder.start()
         results = {}
@@ -435,13 +450,23 @@ class Runner:
 
     def close(self):
         self.proc.stdin.close()
-        self.proc.wait(timeout=30)
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @pytest.fixture(scope="module")
 def outcomes(engine, tmp_path_factory) -> dict[str, Outcome]:
-    root = tmp_path_factory.mktemp("hostile")
-    io_dir = tmp_path_factory.mktemp("hostile-io")
+    runner = Runner()  # builds its engine while the inputs are written
+    try:
+        return _run_inputs(engine, runner, tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("hostile-io"))
+    finally:
+        runner.close()
+
+
+def _run_inputs(engine, runner: Runner, root: Path, io_dir: Path) -> dict[str, Outcome]:
     from engine.ops.generator import generate_lines
 
     GOOD[:] = [line.encode() for line in generate_lines(engine.base.vocabulary, 2, seed=31)]
@@ -460,11 +485,7 @@ def outcomes(engine, tmp_path_factory) -> dict[str, Outcome]:
                          "append": bool(spec.append_stdout_to), "stderr": str(io_dir / f"{n:03d}.err"),
                          "timeout": spec.timeout, "limit": LIMIT, "fresh": spec.fresh})
     before = {spec.id: _snapshot(folders[spec.id]) for spec in specs}
-    runner = Runner()
-    try:
-        replies = runner.run_all(requests)
-    finally:
-        runner.close()
+    replies = runner.run_all(requests)
     out = {}
     for n, spec in enumerate(specs):
         reply = replies[spec.id]
@@ -514,8 +535,11 @@ def test_hostile_input(outcomes, name):
         assert any(f" {c} " in x for x in lines for c in spec.codes), report[-2000:]
     if spec.command in ("decide", "explain", "diff", "docs"):
         assert o.out == "", "output for input that was refused"
-    if spec.command == "batch" and spec.output is None and not spec.check:
-        assert o.out == ""
+    if spec.command == "batch":  # only whole records, as many as the summary says were decided
+        records = [json.loads(x) for x in o.out.splitlines()]
+        assert all(isinstance(r, dict) and "items" in r for r in records), o.out[:2000]
+        decided = re.search(r"^batch: (\d+) cases? decided", o.err, re.M)
+        assert len(records) == (0 if "-o" in spec.argv or not decided else int(decided.group(1))), o.err[-2000:]
     changed = {k for k in o.before.keys() | o.after.keys() if o.before.get(k) != o.after.get(k) and k != "."}
     allowed = {spec.output} if spec.output else set()
     assert changed <= allowed, f"files changed: {sorted(changed - allowed)}"

@@ -230,7 +230,7 @@ def cmd_explain(args) -> int:
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not args.no_counterfactuals else None
     try:
         items = explain_case(engine, case, counterfactuals=not args.no_counterfactuals, max_size=args.max_size,
-                             budget_seconds=args.budget_seconds, budget_runs=args.budget_runs, progress=progress)
+                             budget_seconds=args.budget_seconds, budget_runs=args.budget_runs, progress=progress, only=args.item)
     finally:
         if progress is not None:
             progress.clear()

@@ -232,6 +232,7 @@ class Rete:
                                                      json.dumps(spec.definition, ensure_ascii=False))
         self._patterns = {name: sum(len(r["all"]) for r in spec.definition.values()) for name, spec in self._specs.items()}
         self._reads = {name: fold_reads(spec.reads) for name, spec in self._specs.items()}
+        self._positions = {plan.topic: {name: n for n, name in enumerate(plan.shards)} for plan in self._plans.values()}
         self._sessions: OrderedDict[str, Session] = OrderedDict()
 
     def session(self, name: str) -> Session:
@@ -370,12 +371,17 @@ class _Run:
             reads = rete._reads[spec.name]
             s.put([it.fold(reads) for it in items])
             s.drain(log, self.on_route)
-        addressed = self.addressed
-        for name, spec in plan.shards.items():
-            packs = spec.packs
-            wanted = [it for it in items if any(p in addressed.get(it.item_id, ()) for p in packs)]
-            if not wanted:
-                continue
+        addressed, shards_of = self.addressed, plan.shards_of
+        needed: dict[str, list] = {}  # shard -> the items one of its packs addressed
+        for it in items:
+            for pack in addressed.get(it.item_id, ()):
+                for name in shards_of.get(pack, ()):
+                    mine = needed.setdefault(name, [])
+                    if not mine or mine[-1] is not it:
+                        mine.append(it)
+        position = rete._positions[plan.topic]
+        for name in sorted(needed, key=position.__getitem__):  # in rule-base order, as one ruleset fired them
+            spec, wanted = plan.shards[name], needed[name]
             s = rete.session(name)
             used.append(s)
             reads = rete._reads[name]

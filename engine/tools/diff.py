@@ -108,6 +108,8 @@ def materialise(ref: str, repo: Path, rules_path: str, into: Path) -> Path:
 def rules_folder(spec: str | None, repo: Path, rules_path: str, scratch: Path) -> Path:
     if spec is None:
         return repo / rules_path if (repo / rules_path / "packs").is_dir() else DEFAULT_RULES
+    if not spec.strip():  # Path("") is the current folder: an empty --base names nothing
+        raise InputError([Diagnostic(repr(spec), 1, 1, "D001", "an empty revision or folder")])
     path = Path(spec)
     if path.is_dir():
         return path / "guideline_rules" if (path / "guideline_rules" / "packs").is_dir() else path

@@ -152,18 +152,21 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict],
 
 
 def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2, budget_seconds: float | None = None,
-                 budget_runs: int | None = None, progress=None) -> list[ItemTrace]:
+                 budget_runs: int | None = None, progress=None, only: list[str] | None = None) -> list[ItemTrace]:
     """The trace of every item; for an Upheld item, the search for what documentation would change
     it, within `budget_seconds` for the whole case and `budget_runs` re-runs per item (an item
     whose search stopped early says why in `counterfactual_stopped`). `progress(done, total,
-    item_id, runs)` is called as the searches go (the command line draws it on a terminal)."""
+    item_id, runs)` is called as the searches go (the command line draws it on a terminal). With
+    `only`, only those items are traced (and searched)."""
     budget = Budget.of(budget_runs, budget_seconds)
     facts, events, determination = engine.trace(case)
-    upheld = [i.item_id for i in determination.items if i.decision == "Upheld"]
+    upheld = [i.item_id for i in determination.items if i.decision == "Upheld" and (only is None or i.item_id in only)]
     profile = engine.base.profiles.get(case.jurisdiction)
     topics = {iid: topic for iid, topic, _ in facts.items}
     items = []
     for item in determination.items:
+        if only is not None and item.item_id not in only:
+            continue
         mine = events[item.item_id]
         env, ingredients = facts_of(facts, item.item_id)
         findings = _findings(mine)
