@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from engine.model.diagnostics import Diagnostic
-from engine.load.yaml_source import Source
+from engine.model.diagnostics import Diagnostic, InputError
+from engine.load.yaml_source import Source, load_failure, load_file
 
 _TAGS = {"therapy", "medication", "procedure"}
 _TYPE_MARKERS = {"bool", "int", "float", "str", "date", "list", "dict", "constrained-int", "constrained-float", "constrained-str"}
@@ -53,3 +53,20 @@ def validation_diagnostics(exc: ValidationError, source: Source, code: str, root
         line, col = source.loc(path)
         out.append(Diagnostic(source.path, line, col, code, f"{_field_name(path)}: {_message(errors)}"))
     return out
+
+
+def load_model(path, model, code: str, problems: list[Diagnostic], source: Source | None = None):
+    """Read one YAML file (or its already-read `source`) into `model`: the model and its source, or
+    (None, source) with every problem appended to `problems` as a positioned line (`code` for a
+    schema error; Y009 for an unexpected failure), so a run over many files goes on past a bad one."""
+    try:
+        if source is None:
+            source = load_file(path)
+        return model.model_validate(source.data), source
+    except InputError as exc:
+        problems.extend(exc.diagnostics)
+    except ValidationError as exc:
+        problems.extend(validation_diagnostics(exc, source, code))
+    except Exception as exc:  # a model check that failed unexpectedly: this file's problem, not the run's
+        problems.append(load_failure(path, exc))
+    return None, source

@@ -18,11 +18,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from engine.model.diagnostics import Diagnostic, InputError
-from engine.load.positions import validation_diagnostics
+from engine.load.positions import load_model
 from engine.model.rules import Pack, Profile, Rule
 from engine.load.vocabulary import load_vocabulary
 from engine.model.vocabulary import Vocabulary
-from engine.load.yaml_source import Source, load_failure, load_file
+from engine.load.yaml_source import Source, load_file
 
 from engine.load.paths import DEFAULT_RULES  # noqa: E402 (the one definition)
 
@@ -104,29 +104,17 @@ def load_rule_files(root: str | Path | None = None, lenient: bool = False, repla
             problems.extend(exc.diagnostics)
             continue
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        try:
-            packs.append(LoadedPack(Pack.model_validate(source.data), source))
-        except ValidationError as exc:
-            problems.extend(validation_diagnostics(exc, source, "R001"))
-            if lenient and (salvaged := _salvage(source)) is not None:
-                packs.append(salvaged)
-        except Exception as exc:  # a model check that failed unexpectedly: this pack's problem, not the run's
-            problems.append(load_failure(path, exc))
+        pack, _ = load_model(path, Pack, "R001", problems, source)
+        if pack is not None:
+            packs.append(LoadedPack(pack, source))
+        elif lenient and (salvaged := _salvage(source)) is not None:
+            packs.append(salvaged)
 
     profiles: dict[str, Profile] = {}
     profile_sources: dict[str, Source] = {}
     for path in _yaml_files(profile_root / "profiles"):
-        try:
-            source = load_file(path)
-            profile = Profile.model_validate(source.data)
-        except InputError as exc:
-            problems.extend(exc.diagnostics)
-            continue
-        except ValidationError as exc:
-            problems.extend(validation_diagnostics(exc, source, "P001"))
-            continue
-        except Exception as exc:  # as for packs
-            problems.append(load_failure(path, exc))
+        profile, source = load_model(path, Profile, "P001", problems)
+        if profile is None:
             continue
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
         if profile.jurisdiction in profiles:

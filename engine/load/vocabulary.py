@@ -7,11 +7,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pydantic import ValidationError
 
 from engine.load.files import read_bounded
-from engine.load.positions import validation_diagnostics
-from engine.load.yaml_source import MAX_BYTES, load_failure, load_file
+from engine.load.positions import load_model
+from engine.load.yaml_source import MAX_BYTES
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.model.icd10 import normalise_icd10
 from engine.model.vocabulary import Diagnoses, Drugs, Procedures, Services, Vocabulary
@@ -32,19 +31,15 @@ def load_vocabulary(folder: str | Path) -> Vocabulary:
         path = folder / f"{name}.yaml"
         try:
             key = (name, hashlib.sha256(read_bounded(path, MAX_BYTES, "Y000", "Y001")).digest())
-            if key in _CHECKED:  # the same text, already read and checked clean in this process
-                parts[name] = _CHECKED[key]
-                continue
-            source = load_file(path)
-            parts[name] = model.model_validate(source.data)
         except InputError as exc:
             problems.extend(exc.diagnostics)
             continue
-        except ValidationError as exc:
-            problems.extend(validation_diagnostics(exc, source, "V001"))
+        if key in _CHECKED:  # the same text, already read and checked clean in this process
+            parts[name] = _CHECKED[key]
             continue
-        except Exception as exc:  # a model check that failed unexpectedly: this file's problem, not the run's
-            problems.append(load_failure(path, exc))
+        parts[name], source = load_model(path, model, "V001", problems)
+        if parts[name] is None:
+            del parts[name]
             continue
         found = _check_diagnoses(parts[name], source) if name == "diagnoses" else []
         problems.extend(found)
