@@ -1,12 +1,35 @@
-"""Plain-English helpers shared by the letter, the tools and the command line (no imports, so
-any layer may use them)."""
+"""Plain-English helpers shared by the letter, the tools and the command line (no imports of the
+engine, so any layer may use them)."""
 
 from __future__ import annotations
+
+import re
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 rule`, `2 rules`: summaries are read by people, and "1 problems" reads as a slip."""
     return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+# "2 level(s)", "1 nerve-root level(s)": a count, up to three words, then a noun marked "(s)"
+_COUNTED = re.compile(r"\b(\d+(?:\.\d+)?)((?: [A-Za-z][A-Za-z-]*){0,3}?) ([A-Za-z]+)\(s\)")
+
+
+def counted(text: str) -> str:
+    """`N noun(s)` written by its count: "1 level", "2 levels" (a template may mark a counted noun
+    with "(s)" and leave the agreement to the letter). A "(s)" with no count before it (a value not
+    documented) reads as the plural: "not documented visits"."""
+    if "(s)" not in text:
+        return text
+    text = _COUNTED.sub(lambda m: f"{m.group(1)}{m.group(2)} {m.group(3) if m.group(1) == '1' else m.group(3) + 's'}", text)
+    return re.sub(r"\b([A-Za-z]+)\(s\)", r"\1s", text)
+
+
+def whole(value):
+    """A float that is a whole number as an int (6.0 -> 6): "6 weeks", never "6.0 weeks"."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def spoken_list(words: list[str]) -> str:

@@ -60,3 +60,29 @@ DELETE = _DELETE
 
 def decisions(engine: Engine, case: Case) -> dict[str, str]:
     return {item.item_id: item.decision for item in engine.decide(case).items}
+
+
+def tiny_pack(pack: str, title: str, document: str, topic: str, service: str) -> str:
+    """A one-rule pack text (test.visits: at most six visits) for tests that need a pack of their own."""
+    return f"""\
+pack: {pack}
+title: {title}
+guideline: MTUS
+document: {document}
+edition: "2009"
+effective: {{from: 2009-07-18, to: 2016-07-28}}
+topic: {topic}
+addresses:
+  - applies_to: {{type: [therapy], service: [{service}]}}
+rules:
+  - id: test.visits
+    title: At most six visits
+    section: Test section
+    pages: "1"
+    require: item.visits_requested <= 6
+    rationale:
+      met: Within six visits.
+      not_met: Beyond six visits.
+      not_documented: The visits are not documented.
+    documentation: [Nothing]
+"""

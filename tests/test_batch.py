@@ -87,3 +87,20 @@ def test_bench_reports_the_tracked_figures(engine):
         assert figures[key] > 0, key
     assert figures["p99_ms"] >= figures["p50_ms"]
     assert figures["cases"] == 40 and figures["items"] >= 40
+
+
+def test_no_rationale_leaves_out_only_the_rationale(engine, tmp_path, capsys):
+    src = tmp_path / "cases.jsonl"
+    src.write_text("\n".join(generate_lines(engine.base.vocabulary, 300, seed=11)) + "\n")
+    full, bare = tmp_path / "full.jsonl", tmp_path / "bare.jsonl"
+    assert main(["batch", str(src), "-o", str(full), "--no-progress"]) == 0
+    assert main(["batch", str(src), "-o", str(bare), "--no-progress", "--no-rationale"]) == 0
+    rendered = 0
+    for a, b in zip(full.read_text().splitlines(), bare.read_text().splitlines(), strict=True):
+        a, b = json.loads(a), json.loads(b)
+        for x, y in zip(a["items"], b["items"], strict=True):
+            decided = x["decision"] in ("Upheld", "Overturned")
+            rendered += decided and bool(x["rationale"])
+            assert y["rationale"] == ("" if decided else x["rationale"])
+            assert {k: v for k, v in x.items() if k != "rationale"} == {k: v for k, v in y.items() if k != "rationale"}
+    assert rendered > 100  # the full run did render rationales

@@ -41,7 +41,7 @@ def _packs(item) -> set[str]:
 
 
 @pytest.mark.parametrize("day, governed, decision", [
-    (dt.date(2009, 7, 17), None, "Not covered"),
+    (dt.date(2009, 7, 17), None, "No rule applies"),  # the 2007 MTUS (ACOEM 2nd ed.): its PT criteria not encoded
     (dt.date(2009, 7, 18), "Chronic Pain Medical Treatment Guidelines (2009)", None),
     (dt.date(2016, 7, 28), "Chronic Pain Medical Treatment Guidelines (2009)", None),
     (dt.date(2016, 7, 29), "Chronic Pain Medical Treatment Guidelines (2016)", "No rule applies"),
@@ -62,7 +62,7 @@ def test_california_physical_therapy_follows_the_cpmtg_editions(engine, day, gov
 
 
 @pytest.mark.parametrize("day, governed, decision", [
-    (dt.date(2007, 6, 14), None, "Not covered"),
+    (dt.date(2007, 6, 14), None, "No rule applies"),  # ACOEM before the MTUS (8 CCR 9792.8): not encoded
     (dt.date(2007, 6, 15), "Chapter 12 Low Back Complaints (2004)", "Overturned"),
     (dt.date(2017, 11, 30), "Chapter 12 Low Back Complaints (2004)", "Overturned"),
     (dt.date(2017, 12, 1), "ACOEM-based treatment guidelines", "No rule applies"),
@@ -83,16 +83,19 @@ def test_the_drug_formulary_applies_from_2018_01_01(engine):
     assert documented.decision == "No rule applies"  # the formulary's precondition alone never overturns
 
 
-@pytest.mark.parametrize("day, decision", [
-    (dt.date(2012, 12, 31), "Not covered"),
-    (dt.date(2013, 1, 1), "Overturned"),
-    (dt.date(2018, 12, 31), "Overturned"),
-    (dt.date(2019, 1, 1), "Not covered"),
+@pytest.mark.parametrize("day, decision, reason", [
+    (dt.date(2007, 4, 30), "Not covered", "no_edition"),
+    (dt.date(2007, 5, 1), "No rule applies", "edition_not_encoded"),
+    (dt.date(2012, 12, 31), "No rule applies", "edition_not_encoded"),
+    (dt.date(2013, 1, 1), "Overturned", "met"),
+    (dt.date(2018, 12, 31), "Overturned", "met"),
+    (dt.date(2019, 1, 1), "No rule applies", "edition_not_encoded"),
 ])
-def test_texas_follows_the_odg_edition_only(engine, day, decision):
-    # MTUS editions in force on these days do not count in Texas: outside ODG's dates is "Not covered"
+def test_texas_follows_the_odg_edition_only(engine, day, decision, reason):
+    # MTUS editions in force on these days do not count in Texas: before ODG (2007-05-01) is "Not
+    # covered"; inside Texas's ODG history but outside the encoded ODG edition, "No rule applies"
     item = _decide(engine, jurisdiction="TX", day=day, item=BRACE)
-    assert item.decision == decision
+    assert (item.decision, item.reason_code) == (decision, reason)
     if decision == "Overturned":
         assert item.governed_by.startswith("ODG") and _packs(item) == {"odg-low-back-2015-lumbar-supports"}
 

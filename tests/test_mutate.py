@@ -14,7 +14,7 @@ from engine.decide.pipeline import Engine
 from engine.load.cases import case_files, load_case
 from engine.tools.mutate import _routed, mutant, run_mutation, summary, topics_of, without
 
-from .conftest import CASES, ROOT
+from .conftest import CASES, ROOT, tiny_pack
 
 
 def test_every_shipped_rule_is_noticed_when_deleted(engine):
@@ -47,27 +47,7 @@ def test_the_mutant_decides_as_an_engine_built_without_the_rule(engine):
 
 # ---------------------------------------------------------------- a tiny rules folder
 
-PACK = """\
-pack: test-tiny
-title: Tiny test pack
-guideline: MTUS
-document: Tiny test guideline
-edition: "2009"
-effective: {from: 2009-07-18, to: 2016-07-28}
-topic: test_topic
-addresses:
-  - applies_to: {type: [therapy], service: [test_service]}
-rules:
-  - id: test.visits
-    title: At most six visits
-    section: Test section
-    pages: "1"
-    require: item.visits_requested <= 6
-    rationale:
-      met: Within six visits.
-      not_met: Beyond six visits.
-      not_documented: The visits are not documented.
-    documentation: [Nothing]
+PACK = tiny_pack("test-tiny", "Tiny test pack", "Tiny test guideline", "physical_medicine", "test_service") + """\
   - id: test.unpinned
     title: Never more than eight visits (no case names it; its outcome never decides alone)
     section: Test section
@@ -94,7 +74,7 @@ def _tiny(tmp_path, pin_both: bool = False):
     for folder in ("vocabulary", "profiles"):
         shutil.copytree(ROOT / "guideline_rules" / folder, rules / folder)
     services = yaml.safe_load((rules / "vocabulary" / "services.yaml").read_text())
-    services["services"]["test_service"] = {"type": "therapy", "topic": "test_topic", "title": "Test"}
+    services["services"]["test_service"] = {"type": "therapy", "topic": "physical_medicine", "title": "Test"}
     (rules / "vocabulary" / "services.yaml").write_text(yaml.safe_dump(services))
     (rules / "packs").mkdir()
     (rules / "packs" / "test-tiny.yaml").write_text(PACK)

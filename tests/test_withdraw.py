@@ -18,7 +18,7 @@ guideline: MTUS
 document: Test guideline {name}
 edition: "2009"
 effective: {{from: 2009-07-18, to: 2016-07-28}}
-topic: test_topic
+topic: physical_medicine
 addresses:
   - applies_to: {{type: [therapy], service: [test_service]}}
 {when}
@@ -39,7 +39,7 @@ def _engine(tmp_path) -> Engine:
     root = tmp_path / "rules"
     shutil.copytree(ROOT / "guideline_rules", root)
     services = yaml.safe_load((root / "vocabulary" / "services.yaml").read_text())
-    services["services"]["test_service"] = {"type": "therapy", "topic": "test_topic", "title": "Test"}
+    services["services"]["test_service"] = {"type": "therapy", "topic": "physical_medicine", "title": "Test"}
     (root / "vocabulary" / "services.yaml").write_text(yaml.safe_dump(services))
     (root / "packs" / "test-x.yaml").write_text(PACK.format(name="x", outcome="not_met", when="    when: history.prior == true"))
     (root / "packs" / "test-y.yaml").write_text(PACK.format(name="y", outcome="met", when=""))

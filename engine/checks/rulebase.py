@@ -22,7 +22,7 @@ from engine.model.enums import REGIONS
 from engine.language.kleene import TooComplex, _and, outcomes, possible
 from engine.load.rules_folder import LoadedPack, RuleFiles, load_rule_files
 from engine.model.rules import AppliesTo, Metadata, Pack, Profile, Row, Rule, Scope, Table
-from engine.language.templates import attributes_read, check_template, compile_template, is_template, render_constant
+from engine.language.templates import FactView, attributes_read, check_template, compile_template, is_template, render_constant
 from engine.checks.tables import (ALLOWANCE, COLUMNS, DERIVED, TABLES, condition_fields, missing, misuses, row_values,
                                   substitute, summary, template_names, to_text)
 from engine.load.yaml_source import Source
@@ -115,7 +115,7 @@ def _parse_condition(text, source, path, fields, values, problems, *, require=Fa
     try:
         expr = parse(text)
     except ConditionError as exc:
-        problems.append(_condition_diag(source, path, exc, "C001"))
+        problems.extend(_condition_diag(source, path, e, e.code or "C001") for e in exc.errors)
         return None
     row_refs = [r for r in refs(expr) if r.entity == ALLOWANCE]
     if row_refs and not table:
@@ -302,19 +302,39 @@ def _never_fires(when, source: Source, path: tuple, detail: str, problems: list[
 def _templates(rule: Rule, when, require, source: Source, path: tuple, fields, names, constants, problems) -> dict:
     """The rule's rationale templates for the outcomes it can reach, checked and compiled."""
     templates = {}
+    broken = (rule.when is not None and when is None) or (rule.require is not None and require is None)
     for status in _reachable(rule, when, require):
         text = getattr(rule.rationale, status)
         if text is None:
+            if broken:  # its condition has problems (reported): what it can reach is unknown
+                continue
             problems.append(source.diagnostic(path + ("rationale",), "R005", f"rationale.{status} is missing: the rule can end {status.replace('_', ' ')}"))
             continue
         template_problems = check_template(text, fields, names)
+        line, col = source.loc(path + ("rationale", status))
         for tp in template_problems:
-            line, col = source.loc(path + ("rationale", status))
-            problems.append(Diagnostic(source.path, line + tp.line - 1, col, "T001", tp.message))
+            problems.append(Diagnostic(source.path, line + tp.line - 1, col, tp.code, tp.message))
         if not template_problems:
             used = {name: value for name, value in constants.items() if attributes_read(text, name)}
-            templates[status] = compile_template(text, used)
+            templates[status] = compile_template(text, used, origin=(source.path, line, col))
+            # rendered once as the letter would, with no fact documented: a rule whose own values
+            # (a long title read many times) overflow the rendering limit is refused here, not per case
+            trial = templates[status].trial(_undocumented(fields) | {
+                "rule": {"id": rule.id, "title": rule.title, "section": rule.section, "pages": rule.pages},
+                "allowance": rule.allowance.model_dump() if rule.allowance else {}, "subject": "", "subjects": []})
+            if trial is not None:
+                problems.append(Diagnostic(source.path, line, col, trial.code, trial.message))
     return templates
+
+
+def _undocumented(fields: dict[str, dict[str, str]]) -> dict:
+    """Every fact as a template sees it when nothing is documented."""
+    if _UNDOCUMENTED.get("fields") is not fields:  # one build of the rule base: one schema
+        _UNDOCUMENTED.update(fields=fields, views={entity: FactView.of(None, fs) for entity, fs in fields.items()})
+    return dict(_UNDOCUMENTED["views"])
+
+
+_UNDOCUMENTED: dict = {}
 
 
 def _constant_text(text: str, fields, names, constants, source: Source, path: tuple, problems: list[Diagnostic]) -> str:
@@ -324,7 +344,7 @@ def _constant_text(text: str, fields, names, constants, source: Source, path: tu
     template_problems = check_template(text, {}, names)
     for tp in template_problems:
         line, col = source.loc(path)
-        problems.append(Diagnostic(source.path, line + tp.line - 1, col, "T001", tp.message))
+        problems.append(Diagnostic(source.path, line + tp.line - 1, col, tp.code, tp.message))
     if template_problems:
         return text
     try:
@@ -369,7 +389,7 @@ def _table_rows(pack: Pack, source: Source, fields, values, problems: list[Diagn
             if text is not None:
                 for tp in check_template(text, {}, names):
                     line, col = source.loc(tpath + where)
-                    problems.append(Diagnostic(source.path, line + tp.line - 1, col, "T001", tp.message))
+                    problems.append(Diagnostic(source.path, line + tp.line - 1, col, tp.code, tp.message))
         rows, keys = [], {}
         for r, row in enumerate(table.rows):
             rpath = tpath + ("rows", r)

@@ -106,6 +106,8 @@ def cmd_test(args) -> int:
     run = run_cases(engine, [Path(p) for p in args.paths or _defaults()[1:]], update_golden=args.update_golden)
     for d in run.invalid:
         print(d, file=sys.stderr)
+    if not run.files:  # no case file anywhere: the lines above say why; a summary of nothing would read as a pass
+        return EXIT_INPUT
     for m in run.mismatches:
         _print_mismatch(m)
     for g in run.golden_diffs:
@@ -118,6 +120,7 @@ def cmd_test(args) -> int:
           + (f", {plural(changes['rewritten'], 'golden file')} rewritten, {changes['created']} created" if args.update_golden else "")
           + (f", {run.skipped} skipped (no expected:)" if run.skipped else "")
           + (f", {plural(run.invalid_files, 'invalid case file')}" if run.invalid_files else "")
+          + (f", {plural(run.empty_folders, 'folder')} without case files" if run.empty_folders else "")
           + f"; {plural(run.rule_checks, 'rule expectation')} checked" + (f" ({run.rule_failed} failed)" if run.rule_failed else ""))
     total, never = len(run.rules), run.never_fired
     if args.paths:  # a few cases leave most rules unfired: listing them would be noise
@@ -127,7 +130,7 @@ def cmd_test(args) -> int:
               f"fired in no case ({len(never)}): {', '.join(never)}")
     else:
         print(f"rule coverage: all {plural(total, 'rule')} fired in some case")
-    if run.invalid_files:
+    if run.invalid_files or run.empty_folders:
         return EXIT_INPUT
     return EXIT_FAILED if run.failed or run.golden_diffs else EXIT_OK
 
@@ -353,6 +356,7 @@ def cmd_batch(args) -> int:
         raise
     try:
         engine = _engine(args.rules)
+        engine.letter.rationale = not args.no_rationale  # before the workers fork: they inherit it
         counts = run_batch(engine, source, output, workers=args.workers, progress=False if args.no_progress else None)
         output.commit()
     except Interrupted as stop:
@@ -389,9 +393,12 @@ def cmd_batch(args) -> int:
 
 def cmd_bench(args) -> int:
     """Figures of a benchmark run (engine/ops/bench.py); `--peers` adds the side-by-side ones."""
-    from engine.ops.bench import bench, peers  # start-up cost
+    from engine.ops.bench import bench, peers, start_up  # start-up cost
 
-    figures = bench(_engine(args.rules), args.count, args.seed, args.workers)
+    if getattr(args, "start", False):  # fresh processes only, timed from outside
+        figures = start_up(args.rules, out=sys.stderr if args.format == "text" else None)
+    else:
+        figures = bench(_engine(args.rules), args.count, args.seed, args.workers)
     if getattr(args, "peers", False):
         figures["peers"] = peers(min(args.count, 3000), args.seed, out=sys.stderr if args.format == "text" else None)
     if args.format == "json":
@@ -412,7 +419,7 @@ def cmd_bench(args) -> int:
 
 def cmd_soak(args) -> int:
     """Exit 1 when memory grew by more than 50 MB after warm-up (judged only past decision 1,000)."""
-    from engine.load.cases import case_files, load_case  # start-up cost
+    from engine.load.cases import case_files, empty_folder, load_case  # start-up cost
     from engine.load.paths import DEFAULT_CASES
     from engine.ops.soak import soak
 
@@ -420,7 +427,7 @@ def cmd_soak(args) -> int:
     folders = args.cases or [DEFAULT_CASES]
     paths = case_files(folders)
     if not paths:  # nothing to cycle through
-        raise InputError([Diagnostic(str(p), 1, 1, "E000", "no case files in this folder") for p in folders])
+        raise InputError([empty_folder(p, "run") for p in folders])
     cases = [load_case(p) for p in paths]
     figures = soak(engine, cases, args.count, args.every, out=sys.stdout)
     print(" ".join(f"{k}={v}" for k, v in figures.items()))

@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--rules", help="rules folder")
     p.add_argument("--verbose", action="store_true", help="also list the topic's rules outside the item's scope")
-    p.add_argument("--max-size", type=int, default=2, choices=[1, 2, 3], help="largest set of facts tried together (default 2)")
+    p.add_argument("--max-size", type=int, default=3, choices=[1, 2, 3], help="largest set of facts tried together (default 3)")
     p.add_argument("--no-counterfactuals", action="store_true", help="skip the re-runs that find what documentation would change an Upheld item")
     p.add_argument("--budget-seconds", type=positive_float, default=60.0,
                    help="stop the search for what would change the decisions after this many seconds for the whole case (default 60); the output says so")
@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted batch: keep the records of OUTPUT.partial (else OUTPUT) that are the decisions of the first input lines, decide the rest")
     p.add_argument("--rules", help="rules folder")
+    p.add_argument("--no-rationale", action="store_true", help="leave out the rationale text (decisions, reasons, citations and documentation lists stay): faster")
     p.set_defaults(func=commands.cmd_batch)
 
     p = sub.add_parser("bench", help="throughput, latency, memory and overhead over the durable-rules floor")
@@ -143,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peers", action="store_true",
                    help="also time the same decisions in zen-engine (the `bench` extra) and plain Python, and the "
                         "cost per item with 37, 300 and 2,000 rules in a topic and 1, 3 and 10 items a case")
+    p.add_argument("--start", action="store_true",
+                   help="instead: start-up in fresh processes (the seed decided with a cold and a warm rules cache, "
+                        "validate and test of the project): wall time and peak memory beside the goals")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=commands.cmd_bench)

@@ -15,7 +15,7 @@ from engine.durable.trace import ItemEvents
 from engine.model.determination import RuleOutcome
 
 STATUS_ORDER = {"not_met": 0, "not_documented": 1, "met": 2}
-NO_OUTCOME = ("no_finding", "no_edition", "not_addressed")
+NO_OUTCOME = ("no_finding", "no_edition", "edition_not_encoded", "topic_not_encoded", "not_addressed")
 """Reason codes of a decision that gives no guideline-based outcome."""
 
 
@@ -34,7 +34,7 @@ class ItemOutcome:
     item_id: str
     decision: str
     reason: str
-    """A reason code: not_met, not_documented, met, no_finding, no_edition, not_addressed."""
+    """A reason code: not_met, not_documented, met, no_finding, no_edition, edition_not_encoded, topic_not_encoded, not_addressed."""
     rank: int | None
     governing_packs: list[str]
     outcomes: list[RuleOutcome]

@@ -1,19 +1,21 @@
 """The pipeline, wired once: load -> validate -> compile -> (per case) facts -> fire -> aggregate.
 
 `Engine` is what the command line, the tools, the tests and the benchmark use. Loading and
-compiling happen once; each decision encodes the case's facts for durable-rules, runs the
-sessions of each topic its items need (durable/session.py: route, criterion shards, search
-sequence and decision, all fired in durable-rules), reads what fired into events per item, and
-aggregates them.
+compiling happen once, and a rules folder's checked and compiled rules are cached on disk for the
+next process (durable/cache.py; a rule base handed in is compiled here, not cached); each decision
+encodes the case's facts for durable-rules, runs the sessions of each topic its items need
+(durable/session.py: route, criterion shards, search sequence and decision, all fired in
+durable-rules), reads what fired into events per item, and aggregates them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from engine.checks.rulebase import RuleBase, load_rule_base
+from engine.checks.rulebase import RuleBase
 from engine.decide.aggregate import Aggregator
 from engine.decide.letter import Letter
+from engine.durable.cache import cached_rules
 from engine.durable.compile import FALLBACK_TOPIC, CompiledRules, compile_rules
 from engine.durable.encode import encode
 from engine.durable.session import Rete
@@ -25,8 +27,11 @@ from engine.model.determination import Determination
 
 class Engine:
     def __init__(self, rules_root: str | Path | None = None, base: RuleBase | None = None):
-        self.base = base or load_rule_base(rules_root)
-        self.compiled: CompiledRules = compile_rules(self.base)
+        self.compiled: CompiledRules
+        if base is None:
+            self.base, self.compiled = cached_rules(rules_root)
+        else:
+            self.base, self.compiled = base, compile_rules(base)
         self.rete = Rete(self.compiled)
         self.aggregator = Aggregator(self.base)
         self.letter = Letter(self.base)

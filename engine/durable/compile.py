@@ -62,6 +62,9 @@ from engine.model.diagnostics import Diagnostic, InputError
 from engine.model.rules import ANY_TOPIC, Pack
 
 FALLBACK_TOPIC = "unrouted"
+MARKERS = ("in_force", "covered", "encoded")
+"""Route actions that mark an item for the decide ruleset: an edition of its topic in force, the date
+inside the jurisdiction's history, some pack of its topic for the jurisdiction."""
 CAP = 1000
 """Each rule fires with up to this many bindings at once (durable's `cap`): one round trip per rule
 and session, not one per binding."""
@@ -104,7 +107,7 @@ ruleset of the project's rule base needs (`imr bench` prints the largest figures
 
 @dataclass(frozen=True)
 class ActionSpec:
-    kind: str  # address | in_force | criterion | govern | withdraw | decision | prime
+    kind: str  # address | in_force | covered | encoded | criterion | govern | withdraw | decision | prime
     rule_id: str = ""
     status: str = ""
     pack: str = ""
@@ -461,6 +464,8 @@ def compile_rules(base: RuleBase) -> CompiledRules:
         # in force: editions of the topic's packs (the fallback: of every pack, so an unrouted item
         # can still tell "no edition" from "not addressed")
         _add_in_force(route, base.packs if topic == FALLBACK_TOPIC else reach, pack_ranks)
+        _add_history(route, base.profiles)
+        _add_encoded(route, [] if topic == FALLBACK_TOPIC else [p for p in reach if p.topic == topic], pack_ranks)
         address = []
         for pack in reach:
             for jurisdiction, rank in pack_ranks[pack.pack].items():
@@ -653,18 +658,41 @@ def _add_in_force(spec: RulesetSpec, packs: list[Pack], pack_ranks: dict[str, di
     ranks: a Texas request in a year only an MTUS edition covers is "Not covered", not "No rule
     applies". One rule per jurisdiction and merged period (not one per pack), so it fires once an item."""
     for jurisdiction in sorted({j for p in packs for j in pack_ranks[p.pack]}):
-        periods = sorted((p.effective.from_, p.effective.to or dt.date.max) for p in packs if jurisdiction in pack_ranks[p.pack])
-        merged: list[list] = []
-        for start, end in periods:
-            if merged and (merged[-1][1] == dt.date.max or start <= merged[-1][1] + dt.timedelta(days=1)):
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        for start, end in merged:
+        for start, end in _merged((p.effective.from_, p.effective.to or dt.date.max) for p in packs if jurisdiction in pack_ranks[p.pack]):
             conj = {Test("request", "date", ">=", start), Test("request", "jurisdiction", "==", jurisdiction)}
             if end != dt.date.max:
                 conj.add(Test("request", "date", "<=", end))
             spec.add(f"in_force:{jurisdiction}:{start}", patterns_for(conj), ActionSpec("in_force", pack=f"{jurisdiction}:{start}"))
+
+
+def _merged(periods) -> list[list]:
+    """Periods (start, end or date.max) merged where they touch or overlap."""
+    merged: list[list] = []
+    for start, end in sorted(periods):
+        if merged and (merged[-1][1] == dt.date.max or start <= merged[-1][1] + dt.timedelta(days=1)):
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+
+
+def _add_history(spec: RulesetSpec, profiles: dict) -> None:
+    """`covered` when the request date is inside the jurisdiction's guideline history (its
+    profile's `history`, encoded or not): such an item is never "Not covered"."""
+    for jurisdiction, profile in sorted(profiles.items()):
+        for start, end in _merged((e.effective.from_, e.effective.to or dt.date.max) for e in profile.history):
+            conj = {Test("request", "date", ">=", start), Test("request", "jurisdiction", "==", jurisdiction)}
+            if end != dt.date.max:
+                conj.add(Test("request", "date", "<=", end))
+            spec.add(f"history:{jurisdiction}:{start}", patterns_for(conj), ActionSpec("covered", pack=f"{jurisdiction}:{start}"))
+
+
+def _add_encoded(spec: RulesetSpec, packs: list[Pack], pack_ranks: dict[str, dict[str, int]]) -> None:
+    """`encoded` when some pack of this very topic (not a pack for any topic) is ranked by the
+    case's jurisdiction, at any date: it tells "this edition is not encoded" from "this topic is not"."""
+    for jurisdiction in sorted({j for p in packs for j in pack_ranks[p.pack]}):
+        spec.add(f"encoded:{jurisdiction}", patterns_for({Test("request", "jurisdiction", "==", jurisdiction)}),
+                 ActionSpec("encoded", pack=jurisdiction))
 
 
 def _phase(name: str) -> dict:
@@ -703,8 +731,21 @@ def _add_sequence_and_decisions(spec: RulesetSpec) -> None:
              ActionSpec("decision", decision="No rule applies", reason="no_finding"))
     item = {"item": {"$and": [{"t": "item"}]}}
     ungoverned = {"governs$not": {"$and": [{"t": "governs"}, {"item_id": {"item": "item_id"}}]}}
-    in_force = {"$and": [{"t": "in_force"}, {"item_id": {"item": "item_id"}}]}
-    spec.add("decide:no_edition", [_phase("decide"), item, ungoverned, {"edition$not": in_force}],
+    def marker(kind: str) -> dict:
+        return {"$and": [{"t": kind}, {"item_id": {"item": "item_id"}}]}
+
+    # an item no pack governs: outside the jurisdiction's history (and every encoded edition) it is
+    # "Not covered"; inside, "No rule applies", saying whether the topic, the edition in force or
+    # this item is what no pack reaches (an edition in force covers the date too)
+    spec.add("decide:no_edition", [_phase("decide"), item, ungoverned, {"edition$not": marker("in_force")}, {"history$not": marker("covered")}],
              ActionSpec("decision", decision="Not covered", reason="no_edition"))
-    spec.add("decide:not_addressed", [_phase("decide"), item, ungoverned, {"edition": in_force}],
+    spec.add("decide:topic_not_encoded", [_phase("decide"), item, ungoverned, {"covered": marker("covered")}, {"encoded$not": marker("encoded")}],
+             ActionSpec("decision", decision="No rule applies", reason="topic_not_encoded"))
+    spec.add("decide:topic_not_encoded_in_force", [_phase("decide"), item, ungoverned, {"edition": marker("in_force")},
+                                                   {"history$not": marker("covered")}, {"encoded$not": marker("encoded")}],
+             ActionSpec("decision", decision="No rule applies", reason="topic_not_encoded"))
+    spec.add("decide:edition_not_encoded", [_phase("decide"), item, ungoverned, {"covered": marker("covered")}, {"encoded": marker("encoded")},
+                                            {"edition$not": marker("in_force")}],
+             ActionSpec("decision", decision="No rule applies", reason="edition_not_encoded"))
+    spec.add("decide:not_addressed", [_phase("decide"), item, ungoverned, {"edition": marker("in_force")}, {"encoded": marker("encoded")}],
              ActionSpec("decision", decision="No rule applies", reason="not_addressed"))

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import durable_rules_engine as dre
 import orjson
 
-from engine.durable.compile import FALLBACK_TOPIC, ActionSpec, CompiledRules, RulesetSpec
+from engine.durable.compile import FALLBACK_TOPIC, MARKERS, ActionSpec, CompiledRules, RulesetSpec
 from engine.durable.encode import fold_reads
 from engine.facts.schema import subject_of as finding_subject
 
@@ -303,7 +303,7 @@ class _Run:
         self.used: list[Session] = []
         self.addressed: dict[str, dict] = {}  # item -> pack -> rank
         self.routed: list[dict] = []  # addressed and in-force facts, for the decide session
-        self.in_force: set = set()
+        self.marked: set = set()  # (marker kind, item): in force, covered by the history, topic encoded
         self.findings: dict[tuple, dict] = {}  # (item, rule, status, subject) -> the finding fact
         self.governs: set = set()
 
@@ -317,9 +317,9 @@ class _Run:
                 if spec.pack not in packs:
                     self.routed.append({"t": "addressed", "item_id": item, "pack": spec.pack, "rank": spec.rank})
                 packs[spec.pack] = spec.rank
-            elif spec.kind == "in_force" and item not in self.in_force:
-                self.in_force.add(item)
-                self.routed.append({"t": "in_force", "item_id": item})
+            elif spec.kind in MARKERS and (spec.kind, item) not in self.marked:
+                self.marked.add((spec.kind, item))
+                self.routed.append({"t": spec.kind, "item_id": item})
 
     def on_shard(self, session: Session, name: str, spec: ActionSpec, frames: list) -> None:
         back, fired, findings = [], self.fired, self.findings

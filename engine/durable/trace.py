@@ -85,6 +85,8 @@ def read(log, item_ids, ranks: dict[str, dict[str, int]]) -> dict[str, ItemEvent
         if spec.kind == "in_force":
             in_force.add(_item_of(b))
             continue
+        if spec.kind in ("covered", "encoded"):
+            continue  # read by the decide ruleset; the decision's reason says what they meant
         mine = events.get(_item_of(b))
         if mine is None:
             continue

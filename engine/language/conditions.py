@@ -10,6 +10,14 @@ Operands are fact references `entity.field`, numbers, "strings", true/false and 
 (YYYY-MM-DD). Arithmetic (+/- a number) may stand only on a fact reference at the right of a
 comparison, as durable-rules requires. There are no calls, attributes beyond one dot, or imports.
 
+Numbers are those durable-rules holds as written (measured on 2.0.28, tests/test_bounded_rule_text.py):
+a whole number within int64 (past it durable-rules saturates at 2^63 - 1, so `x < 2^63` fails for
+x = 2^63 - 1), an addend of at most 2^53 (the sum with any fact stays within int64, where the C
+engine's addition wraps), and a decimal that a double holds exactly as written (not
+3.99999999999999999, which is 4.0) and that JSON writes without an exponent (durable-rules reads
+none: 0.00001 is written 1e-05, and creating the ruleset fails, error 204; an infinity, error 202).
+Any other is refused when the condition is parsed (C007), so `imr validate` refuses it.
+
 Unknown is not false: a comparison whose fact is not documented is *unknown*, and the logic is
 Kleene's three-valued logic (`not unknown` is unknown). `is documented` / `is not documented` test
 presence and are never unknown.
@@ -18,6 +26,8 @@ presence and are never unknown.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import math
 from dataclasses import dataclass
 from typing import Union
 
@@ -66,6 +76,10 @@ NAME: /[a-z_][a-z0-9_]{0,63}/
 """
 
 MAX_LENGTH = 2000
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+"""Whole numbers durable-rules compares as written (int64)."""
+MAX_ADDEND = 2**53
+"""Largest magnitude of `ref + N`: any fact plus it stays within int64 and exact as a double."""
 
 
 @dataclass(frozen=True)
@@ -120,21 +134,59 @@ Expr = Union[Compare, Documented, And, Or, Not]
 
 
 class ConditionError(ValueError):
-    """A condition that does not parse or does not type-check; line/col are within the condition."""
+    """A condition that does not parse or does not type-check; line/col are within the condition.
+    `code`: the diagnostic code when it is not the caller's default (C007, a number); `errors`:
+    every problem found (a condition with several bad numbers reports each)."""
 
-    def __init__(self, message: str, line: int = 1, col: int = 1):
+    def __init__(self, message: str, line: int = 1, col: int = 1, code: str | None = None):
         super().__init__(message)
-        self.message, self.line, self.col = message, line, col
+        self.message, self.line, self.col, self.code = message, line, col, code
+        self.errors: list[ConditionError] = [self]
+
+
+def number_value(text: str, *, addend: bool = False, line: int = 1, col: int = 1) -> int | float:
+    """A number literal as the rules engine will compare it; ConditionError (C007) for one it cannot
+    hold as written."""
+    def refuse(why: str):
+        shown = text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text.lstrip('-'))} characters)"
+        return ConditionError(f"number {shown} {why}", line, col, "C007")
+
+    if "." not in text:
+        value = int(text)
+        low, high = (-MAX_ADDEND, MAX_ADDEND) if addend else (INT_MIN, INT_MAX)
+        if not low <= value <= high:
+            limit = "an addend of at most 2^53 = 9007199254740992 in size" if addend else "a whole number from -2^63 to 2^63 - 1"
+            raise refuse(f"is beyond what the rules engine holds ({limit})")
+        return value
+    value = float(text)
+    written = repr(value)
+    if not math.isfinite(value) or "e" in written or "E" in written:
+        raise refuse("is a decimal the rules engine cannot read (it reads 0, or 0.0001 to 10^16 in size: no exponent)")
+    if decimal.Decimal(written) != decimal.Decimal(text):
+        raise refuse(f"has more digits than a double holds: the rules engine would compare {written}")
+    if addend and abs(value) > MAX_ADDEND:
+        raise refuse("is beyond what the rules engine holds (an addend of at most 2^53 = 9007199254740992 in size)")
+    return value
 
 
 @v_args(inline=True)
 class _ToAst(Transformer):
+    def __init__(self):
+        super().__init__()
+        self.problems: list[ConditionError] = []
+
+    def _number(self, tok, addend: bool = False):
+        try:
+            return number_value(str(tok), addend=addend, line=tok.line, col=tok.column)
+        except ConditionError as exc:
+            self.problems.append(exc)
+            return 0
+
     def ref(self, entity: Token, field: Token) -> Ref:
         return Ref(str(entity), str(field), entity.line, entity.column)
 
     def number(self, tok):
-        text = str(tok)
-        return float(text) if "." in text else int(text)
+        return self._number(tok)
 
     def string(self, tok):
         return str(tok)[1:-1]
@@ -158,7 +210,7 @@ class _ToAst(Transformer):
         return RefOperand(ref)
 
     def ref_plus(self, ref, op, number):
-        value = float(str(number)) if "." in str(number) else int(str(number))
+        value = self._number(number, addend=True)
         return RefOperand(ref, value if str(op) == "+" else -value)
 
     def compare(self, ref, op, value):
@@ -198,7 +250,13 @@ def parse(text: str) -> Expr:
         raise ConditionError(f"condition longer than {MAX_LENGTH} characters")
     try:
         tree = _PARSER.parse(text)
-        return _ToAst().transform(tree)
+        to_ast = _ToAst()
+        expr = to_ast.transform(tree)
+        if to_ast.problems:
+            first = to_ast.problems[0]
+            first.errors = to_ast.problems
+            raise first
+        return expr
     except ConditionError:
         raise
     except UnexpectedCharacters as exc:

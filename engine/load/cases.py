@@ -52,12 +52,17 @@ def parse_json_line(line: str, label: str) -> tuple[Case, Source]:
     return case_from_source(source), source
 
 
+CASE_SUFFIXES = (".yaml", ".yml")
+"""What makes a file in a folder a case file: both YAML spellings (a `.yml` case is never skipped)."""
+
+
 def case_files(paths: list[str | Path]) -> list[Path]:
-    """Expand folders into the case files inside them, in a stable order."""
+    """Expand folders into the case files inside them (`.yaml` and `.yml`), in a stable order; a
+    file named on its own is kept whatever its name."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(x for x in p.rglob("*.yaml") if x.is_file()))
+            out.extend(sorted(x for x in p.rglob("*") if x.suffix in CASE_SUFFIXES and x.is_file()))
         else:
             out.append(p)
     return out
@@ -66,6 +71,11 @@ def case_files(paths: list[str | Path]) -> list[Path]:
 def missing_path(path: str | Path) -> Diagnostic:
     """The one report of a path that is not there, so every command words it alike."""
     return Diagnostic(str(path), 1, 1, "E000", "no such file or folder")
+
+
+def empty_folder(path: str | Path, doing: str) -> Diagnostic:
+    """The one report of a folder without a case file: nothing to run is never a pass."""
+    return Diagnostic(str(path), 1, 1, "E008", f"no case files (*.yaml, *.yml) in this folder: nothing to {doing}")
 
 
 def shown(path: Path) -> str:

@@ -51,7 +51,8 @@ class RuleFiles:
 
 
 def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.yaml") if p.is_file()) if folder.is_dir() else []
+    """The YAML files of a folder: `.yaml` and `.yml` alike (a pack saved as .yml is read, not skipped)."""
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()) if folder.is_dir() else []
 
 
 def _salvage(source: Source) -> LoadedPack | None:

@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from engine.model.icd10 import normalise_icd10
-from engine.model.enums import ND, NOT_DOCUMENTED, Decision, Form, ItemType, Jurisdiction, Region  # noqa: F401 (re-exported)
+from engine.model.enums import ND, NOT_DOCUMENTED, Decision, Form, ItemType, Jurisdiction, Reason, Region  # noqa: F401 (re-exported)
 
 Tri = Union[bool, ND]
 """Documented yes (true), documented no (false), or not documented."""
@@ -169,6 +169,8 @@ class TherapyItem(Closed):
     frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = Field(None, title="the requested visits per week")
     duration_weeks: Annotated[int, Field(ge=1, le=104)] | None = Field(None, title="the requested duration in weeks")
     visits: Annotated[int, Field(ge=1, le=1000)] | None = None
+    hours: Annotated[int, Field(ge=1, le=2000)] | None = Field(None, title="the requested program hours")
+    """For a program (chronic pain program, work hardening): the hours requested ("80 hours"), beside its sessions."""
     maintenance_care: Tri = Field(NOT_DOCUMENTED, title="whether the care is elective or maintenance care")
     """Requested as elective / maintenance care after the therapeutic goal is reached (CPMTG p. 59)."""
 
@@ -242,6 +244,8 @@ class ItemExpectation(Closed):
     """The long form of an item's expectation: the decision, and the rules it must (not) rest on."""
 
     decision: Decision
+    reason: Reason | None = None
+    """The decision's reason code, where the case pins it (a "No rule applies" says why)."""
     governing: Annotated[list[RuleRef], Field(max_length=200)] = []
     """Each must be among the rules the decision rests on: the governing tier's deciding rules whose
     outcome matches the decision (met for Overturned; not met or not documented for Upheld)."""
@@ -289,6 +293,16 @@ class Case(Closed):
     on (ItemExpectation): for regression tests only; the engine never reads it."""
 
     _dates = field_validator("request_date")(_check_date)
+
+    @field_validator("request_date")
+    @classmethod
+    def _not_future(cls, value: dt.date) -> dt.date:
+        """A request is decided after it is made: one dated after today is a typo (2099 for 2019),
+        and deciding it would apply whatever edition happens to be open-ended."""
+        today = dt.date.today()
+        if value > today:
+            raise ValueError(f"{value} is after today ({today}): a request cannot be dated in the future")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self):

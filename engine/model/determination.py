@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-DISCLAIMER = (
-    "Pre-screen only. Only a physician may deny or modify a request for medical necessity "
-    "(Labor Code 4610): where criteria are unmet this is a recommendation for physician review "
-    "and the likely IMR outcome, not a denial."
-)
-
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Review(Frozen):
+    """The independent review of the case's jurisdiction (its profile's `review`): how the letter names it."""
+
+    name: str
+    abbreviation: str
+    supported_note: str | None = None
 
 
 class Citation(Frozen):
@@ -64,5 +66,8 @@ class Determination(Frozen):
     profile: str | None
     request_date: str
     rules_digest: str
-    disclaimer: str = DISCLAIMER
+    disclaimer: str
+    """From the jurisdiction's profile: who alone may deny there, under which law."""
+    review: Review | None = None
+    """The jurisdiction's independent review (None without a profile for the jurisdiction)."""
     items: list[ItemDetermination]

@@ -13,10 +13,23 @@ Region = Literal["cervical", "thoracic", "lumbar", "shoulder", "elbow", "wrist_h
 ItemType = Literal["therapy", "medication", "procedure"]
 Form = Literal["oral", "topical", "patch", "injection"]
 Decision = Literal["Upheld", "Overturned", "No rule applies", "Not covered"]
+Reason = Literal["met", "not_met", "not_documented", "no_finding", "no_edition", "edition_not_encoded", "topic_not_encoded", "not_addressed"]
+"""Why an item got its decision (JSON `reason_code`): of Overturned, met; of Upheld, not_met or
+not_documented; of "No rule applies", no_finding (addressed, no criterion concluded),
+edition_not_encoded (the edition in force is not encoded for the topic), topic_not_encoded (no pack
+of the jurisdiction for the topic), not_addressed (no pack in force addresses the item); of "Not
+covered", no_edition (outside the jurisdiction's guideline history)."""
 Jurisdiction = Literal["CA", "TX"]
 Guideline = Literal["MTUS", "ODG", "ACOEM"]
 Status = Literal["met", "not_met", "not_documented"]
 """A criterion's outcome for one item."""
+Topic = Literal["physical_medicine", "manual_therapy", "acupuncture", "restoration_programs", "behavioral", "injections", "devices",
+                "drug_testing", "topical_analgesics", "opioids", "muscle_relaxants", "nsaids", "antiepileptics", "antidepressants"]
+"""The rulesets a requested item is routed to (vocabulary/services.yaml: a service's topic, a medication's
+form or drug class); a rule pack names one of them, or `any` (ANY_TOPIC) for every topic. Closed: a pack
+whose topic no item is routed to would never be reached, so a misspelt topic is a schema error."""
+ANY_TOPIC = "any"
+"""A pack topic that compiles into every topic's ruleset."""
 PmGroup = Literal["myalgia_myositis", "neuritis_radiculitis", "crps"]
 """The CPMTG physical-medicine diagnosis groups (visit allowances, pp. 98-99)."""
 
@@ -26,6 +39,7 @@ FORMS: tuple[str, ...] = get_args(Form)
 DECISIONS: tuple[str, ...] = get_args(Decision)
 JURISDICTIONS: tuple[str, ...] = get_args(Jurisdiction)
 STATUSES: tuple[str, ...] = get_args(Status)
+TOPICS: tuple[str, ...] = get_args(Topic)
 PM_GROUPS: tuple[str, ...] = get_args(PmGroup)
 
 

@@ -9,17 +9,16 @@ documentation that would change its outcome. Rule text is data: it is parsed, ne
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import difflib
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
-from engine.model.enums import Form, Guideline, ItemType, Jurisdiction, Status
+from engine.model.enums import ANY_TOPIC, TOPICS, Form, Guideline, ItemType, Jurisdiction, Status, Topic  # noqa: F401 (ANY_TOPIC re-exported)
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,99}$")]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
-ANY_TOPIC = "any"
-"""A pack topic that compiles into every topic's ruleset."""
 
 
 class Closed(BaseModel):
@@ -218,9 +217,11 @@ class Pack(Closed):
     document: Text
     edition: Annotated[str, Field(min_length=1, max_length=40)]
     effective: Effective
-    topic: Key
-    """The durable-rules ruleset the pack compiles into; `any` compiles it into every topic's ruleset
-    (an edition's scope, or a rule such as the formulary's that spans every route of an item)."""
+    topic: Union[Topic, Literal["any"]]
+    """The durable-rules ruleset the pack compiles into, one of the closed list of topics items are
+    routed to (enums.Topic); `any` compiles it into every topic's ruleset (an edition's scope, or a
+    rule such as the formulary's that spans every route of an item). A topic outside the list would
+    compile into a ruleset no item reaches, silently disabling the pack: it is a schema error."""
     addresses: Annotated[list[Scope], Field(min_length=1)]
     """Items this document addresses: decides which guideline governs (search sequence)."""
     scope_only: bool = False
@@ -241,6 +242,17 @@ class Pack(Closed):
             raise ValueError("a pack needs at least one rule, or `scope_only: true` for an edition whose criteria are not encoded")
         return self
 
+    @field_validator("topic", mode="before")
+    @classmethod
+    def _known_topic(cls, value):
+        """A misspelt topic named as such (the closest topic suggested), not as a 15-way Literal mismatch."""
+        if isinstance(value, str) and value not in TOPICS and value != ANY_TOPIC:
+            close = difflib.get_close_matches(value, [*TOPICS, ANY_TOPIC], n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"unknown topic '{value}'{hint}: a pack's topic is one of {', '.join(TOPICS)} or {ANY_TOPIC}; "
+                             f"a pack under any other topic would never be reached")
+        return value
+
     def compiles_into(self, topic: str) -> bool:
         """Whether this pack's rules are part of `topic`'s ruleset."""
         return self.topic in (topic, ANY_TOPIC)
@@ -254,13 +266,66 @@ class Tier(Closed):
     """How a determination names the basis, for example "MTUS" or "Non-MTUS Citation"."""
 
 
+class Review(Closed):
+    """The independent review a disputed denial goes to in the jurisdiction, as the letter names it."""
+
+    name: Text
+    """"Independent Medical Review" (California), "independent review organization" (Texas)."""
+    abbreviation: Annotated[str, Field(pattern=r"^[A-Z]{2,8}$")]
+    """"IMR", "IRO": the letter's heading ("IMR PRE-SCREEN: ...")."""
+    supported_note: Text | None = None
+    """Said after what the guideline supports ("IMR decides the item whole"), where the review does so."""
+
+
+class Recommendation(Closed):
+    """An item's recommendation line by the reason of its decision, in the jurisdiction's own terms
+    (who may deny, the likely outcome at its review)."""
+
+    not_met: Text
+    """Upheld: a criterion is not met."""
+    not_documented: Text
+    """Upheld: nothing is unmet, but the record does not document what a criterion requires."""
+    met: Text
+    """Overturned: the criteria are met."""
+    no_outcome: Text
+    """No rule applies or Not covered: no guideline-based outcome."""
+
+
+class HistoryEdition(Closed):
+    """One period of a jurisdiction's guideline history: which guideline (edition) governed
+    medical necessity then, whether or not this rule base encodes it. A request dated inside some
+    period is covered: it gets a decision or "No rule applies" with the reason, never "Not covered"."""
+
+    name: Text
+    """As the letter names it: "MTUS ACOEM-based treatment guidelines (from 2017-12-01)"."""
+    effective: Effective
+    encoded: Literal["yes", "partly", "no"]
+    """Whether this rule base holds its criteria: "no" for a licensed edition not encoded."""
+    source: Text
+    """Where the dates come from (a regulation, an agency page)."""
+
+
 class Profile(Closed):
-    """A jurisdiction's Medical Evidence Search Sequence, as data: tiers in order of precedence."""
+    """A jurisdiction's Medical Evidence Search Sequence, as data: tiers in order of precedence; and
+    what its letters say of the law: the disclaimer, the review process, the outcome wording."""
 
     jurisdiction: Jurisdiction
     name: Text
     authority: Text
     tiers: Annotated[list[Tier], Field(min_length=1)]
+    review: Review
+    disclaimer: Text
+    """The letter's opening caution: who alone may deny in this jurisdiction, under which law."""
+    recommendation: Recommendation
+    sources: list[Text] = []
+    """Where the legal statements of this profile were checked (statute and rule texts)."""
+    history: list[HistoryEdition] = []
+    """The jurisdiction's guideline history, from its start to today: a request dated outside every
+    period is "Not covered"; without a history the packs' own periods stand in for it."""
+
+    def editions_on(self, day: dt.date) -> list[HistoryEdition]:
+        """The periods of the history in force on `day` (a formulary beside a treatment guideline)."""
+        return [e for e in self.history if e.effective.covers(day)]
 
     def rank_of(self, pack: Pack) -> int | None:
         for rank, tier in enumerate(self.tiers, start=1):

@@ -90,6 +90,9 @@ def decide_line(engine, text: str, line: int, label: str) -> LineResult:
     case, source = parsed
     try:
         determination = engine.decide(case)
+    except InputError as exc:  # a rule's text that cannot be rendered for this case (T003): this line's problem
+        return LineResult(line, problems=tuple(str(Diagnostic(label, line, 1, d.code, f"{d.message} ({d.path}:{d.line}:{d.col})"))
+                                               for d in exc.diagnostics))
     except Exception as exc:  # an engine bug: reported for this line, the batch goes on
         kind = "engine fault" if isinstance(exc, EngineFault) else "internal error"
         return LineResult(line, fault=f"{label}:{line}:1: {kind}: {type(exc).__name__}: {exc}".splitlines()[0])

@@ -17,22 +17,36 @@ the same physical therapy and topical-compound decisions and their ratios; the e
 item with 37, 300 and 2,000 rules in the physical-medicine topic (filler packs for other services,
 engine/ops/synthetic.py) and with 1, 3 and 10 items per case. The goals are printed beside what was
 measured; they are never asserted in a test.
+
+`--start` (`start_up`) times what a person waits for instead: fresh processes, as typed at a shell.
+The seed case decided with a cold cache (an empty cache folder: the rules folder is read, checked and
+compiled, durable/cache.py) and a warm one (the entry that run wrote), then `imr validate` and
+`imr test` of the whole project; each the median of a few rounds, with its wall-clock time and the
+child's own peak resident memory (VmHWM, read by the child as it exits: the benchmark's own memory
+is not counted), beside the goals.
 """
 
 from __future__ import annotations
 
+import os
 import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from engine.decide.pipeline import Engine
-from engine.load.cases import case_from_json_line
-from engine.ops.batch import decide_lines
-from engine.ops.generator import generate_lines
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.decide.pipeline import Engine
 
 GOALS = {"engine_over_zen": "<= 1.0", "items_per_s_cpu": ">= 5000", "cost_2000_over_37": "<= 1.2",
          "workers_speedup": ">= 1.8", "worker_rss_mb": "< 120"}
+START_GOALS = {"decide_warm_cache": "< 1 s wall, < 100 MB peak RSS", "validate": "< 3 s wall", "test_warm_cache": "< 3 s wall"}
+SEED = "cross/000_seed_b27565c25da42ea0.yaml"
+"""The seed case, in the project's case corpus."""
 TOPIC_SIZES = (37, 300, 2000)
 ITEMS_PER_CASE = (1, 3, 10)
 
@@ -54,6 +68,9 @@ def rss_mb() -> float:
 
 
 def bench(engine: Engine, count: int, seed: int = 0, workers: int = 1, warmup: int = 200) -> dict:
+    from engine.load.cases import case_from_json_line  # start-up cost: `--start` runs no engine in this process
+    from engine.ops.generator import generate_lines
+
     lines = generate_lines(engine.base.vocabulary, count + warmup, seed)
     for n, line in enumerate(lines[:warmup]):  # first decisions are slower (allocation, caches)
         engine.decide(case_from_json_line(line, f"warmup:{n}")).model_dump_json()
@@ -98,6 +115,8 @@ def bench(engine: Engine, count: int, seed: int = 0, workers: int = 1, warmup: i
 def _parallel(engine: Engine, lines: list[str], workers: int) -> dict:
     """Wall-clock throughput of the same cases through the batch path in `workers` processes,
     against the same path in this process (one worker), measured back to back."""
+    from engine.ops.batch import decide_lines  # start-up cost: as in `bench`
+
     def timed(n: int) -> float:
         start = time.perf_counter()
         decided = sum(r.items for r in decide_lines(engine, lines, "bench", workers=n))
@@ -111,7 +130,8 @@ def _parallel(engine: Engine, lines: list[str], workers: int) -> dict:
 
 def peers(count: int = 3000, seed: int = 0, sizes=TOPIC_SIZES, per_case=ITEMS_PER_CASE, out=None) -> dict:
     """The side-by-side figures (engine/ops/peers.py); `out`, if given, gets a progress line per step."""
-    from engine.ops import peers as p  # start-up cost: only for --peers
+    from engine.decide.pipeline import Engine  # start-up cost: only for --peers
+    from engine.ops import peers as p
     from engine.ops.synthetic import topic_rules
 
     def say(text: str) -> None:
@@ -164,4 +184,88 @@ def peers(count: int = 3000, seed: int = 0, sizes=TOPIC_SIZES, per_case=ITEMS_PE
         figures[f"firing_{last}_over_{first}"] = round(growth[last]["engine_firing"] / growth[first]["engine_firing"], 2)
         engine.rete.close()
     figures["goals"] = {k: v for k, v in GOALS.items() if k in ("engine_over_zen", "cost_2000_over_37")}
+    return figures
+
+
+# ---------------------------------------------------------------- start-up: fresh processes
+
+_CHILD = """
+import atexit, runpy, sys
+
+def _peak(where):
+    try:
+        with open("/proc/self/status") as f:
+            kb = next((line.split()[1] for line in f if line.startswith("VmHWM:")), "0")
+    except OSError:
+        kb = "0"
+    with open(where, "w") as out:
+        out.write(kb)
+
+atexit.register(_peak, sys.argv[1])
+sys.argv = ["imr", *sys.argv[2:]]
+runpy.run_module("engine", run_name="__main__", alter_sys=True)
+"""
+"""The child: `imr ARGS` (python -m engine), writing its own peak resident memory (VmHWM, kB) to a
+file as it exits, so that the figure is the command's alone."""
+
+
+def _run_fresh(args: list[str], env: dict, cwd: Path) -> dict:
+    """One fresh `imr ARGS` process: wall-clock seconds, its own peak RSS (MB) and exit code."""
+    with tempfile.NamedTemporaryFile(prefix="imr-peak-", delete=False) as f:
+        peak_file = f.name
+    try:
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _CHILD, peak_file, *args], cwd=cwd, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+        wall = time.perf_counter() - start
+        kb = Path(peak_file).read_text().strip() or "0"
+    finally:
+        os.unlink(peak_file)
+    return {"wall_s": wall, "peak_rss_mb": int(kb) / 1024, "exit": proc.returncode}
+
+
+def _summary(runs: list[dict]) -> dict:
+    walls = [r["wall_s"] for r in runs]
+    return {"wall_s": round(statistics.median(walls), 2), "wall_s_min": round(min(walls), 2),
+            "peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in runs), 1),
+            "exit": sorted({r["exit"] for r in runs})[0] if len({r["exit"] for r in runs}) == 1 else sorted({r["exit"] for r in runs})}
+
+
+def start_up(rules: str | None = None, rounds: int = 3, out=None) -> dict:
+    """Fresh-process start-up figures (module docstring): decide the seed with a cold and a warm
+    rules cache, validate and test the whole project. The cache is a temporary folder of its own (the
+    user's is left alone); bytecode is cached as for any install (PYTHONDONTWRITEBYTECODE is not passed
+    on). `out`, if given, gets a progress line per command."""
+    import engine  # start-up cost: none (loaded); where the engine runs from, for the children
+    from engine.load.paths import DEFAULT_CASES, DEFAULT_RULES
+
+    root = Path(engine.__file__).resolve().parents[1]  # the checkout (or site-packages): `-m engine` imports this engine
+    seed = DEFAULT_CASES / SEED
+    if not seed.is_file():
+        return {"skipped": f"no case corpus at {DEFAULT_CASES} (start-up figures need the checkout)"}
+    rules_args = ["--rules", str(rules)] if rules else []
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "IMR_NO_CACHE")}
+    figures: dict = {"seed": str(seed), "rounds": rounds, "python": sys.executable}
+    commands = {
+        "decide_cold_cache": (["decide", str(seed), *rules_args], True),
+        "decide_warm_cache": (["decide", str(seed), *rules_args], False),
+        "validate": (["validate", str(Path(rules) if rules else DEFAULT_RULES), str(DEFAULT_CASES)], False),
+        "test_cold_cache": (["test", str(DEFAULT_CASES), *rules_args], True),
+        "test_warm_cache": (["test", str(DEFAULT_CASES), *rules_args], False),
+    }
+    with tempfile.TemporaryDirectory(prefix="imr-start-") as tmp:
+        warm = Path(tmp) / "warm"
+        _run_fresh(["decide", str(seed), *rules_args], {**env, "XDG_CACHE_HOME": str(warm)}, root)  # fills the warm cache (and bytecode)
+        for name, (args, cold) in commands.items():
+            runs = []
+            for n in range(rounds):
+                cache = Path(tmp) / f"{name}-{n}" if cold else warm  # cold: an empty cache folder each round
+                runs.append(_run_fresh(args, {**env, "XDG_CACHE_HOME": str(cache)}, root))
+            figures[name] = _summary(runs)
+            if out is not None:
+                print(f"start: {name}: {figures[name]['wall_s']} s, {figures[name]['peak_rss_mb']} MB", file=out, flush=True)
+    figures["goals"] = dict(START_GOALS)
+    d, v, t = figures["decide_warm_cache"], figures["validate"], figures["test_warm_cache"]
+    figures["goals_met"] = {"decide_warm_cache": d["wall_s"] < 1 and d["peak_rss_mb"] < 100, "validate": v["wall_s"] < 3,
+                            "test_warm_cache": t["wall_s"] < 3}
     return figures

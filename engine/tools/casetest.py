@@ -18,7 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from engine.checks.cases import load_checked_case
-from engine.load.cases import case_files, missing_path
+from engine.load.cases import case_files, empty_folder, missing_path
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.tools import golden
 from engine.tools.diff import governing_rules
@@ -52,15 +52,17 @@ class ItemCheck:
         return self.decision_ok and not self.rule_mismatches
 
 
-def check_item(expectation, decision: str, rules, governing_rank) -> ItemCheck:
-    """One item's outcome (its decision, RuleOutcomes and governing tier) against its ItemExpectation."""
+def check_item(expectation, decision: str, rules, governing_rank, reason: str | None = None) -> ItemCheck:
+    """One item's outcome (its decision, RuleOutcomes, governing tier and reason code) against its
+    ItemExpectation; a `reason` the expectation pins must match too."""
     governing = governing_rules(SimpleNamespace(decision=decision, rules=rules, governing_rank=governing_rank))
     mismatches = [RuleMismatch(r, "governing", governing, []) for r in expectation.governing if r not in governing]
     for rule in expectation.not_fired:
         statuses = sorted({o.status for o in rules if o.rule == rule})
         if statuses:
             mismatches.append(RuleMismatch(rule, "not_fired", governing, statuses))
-    return ItemCheck(decision == expectation.decision, mismatches, len(expectation.governing) + len(expectation.not_fired))
+    decision_ok = decision == expectation.decision and (expectation.reason is None or reason == expectation.reason)
+    return ItemCheck(decision_ok, mismatches, len(expectation.governing) + len(expectation.not_fired))
 
 
 @dataclass
@@ -93,6 +95,10 @@ class CaseRun:
     rule_failed: int = 0
     invalid: list[Diagnostic] = field(default_factory=list)
     invalid_files: int = 0
+    files: int = 0
+    """Case files found (valid or not): none at all is bad input, never "0 passed, 0 failed"."""
+    empty_folders: int = 0
+    """Folders given that hold no case file (E008)."""
     mismatches: list[Mismatch] = field(default_factory=list)
     golden_diffs: list[GoldenDiff] = field(default_factory=list)
     golden_changes: dict[str, int] = field(default_factory=lambda: {"rewritten": 0, "created": 0})
@@ -107,12 +113,20 @@ class CaseRun:
 def run_cases(engine, paths: list[Path], update_golden: bool = False) -> CaseRun:
     run = CaseRun(rules=[r.rule.id for r in engine.base.rules])
     known = set(run.rules)
+    found: list[Path] = []
     for p in paths:
         if not p.exists():
             run.invalid.append(missing_path(p))
             run.invalid_files += 1
+            continue
+        files = case_files([p])
+        if not files:  # a folder without a case file tests nothing: that is not a pass
+            run.invalid.append(empty_folder(p, "test"))
+            run.empty_folders += 1
+        found.extend(files)
+    run.files = len(found)
     named = {p for p in paths if p.is_file()}  # only these may get a new golden file
-    for path in case_files([p for p in paths if p.exists()]):
+    for path in found:
         try:
             case = load_checked_case(path, known)
         except InputError as exc:
@@ -129,14 +143,15 @@ def run_cases(engine, paths: list[Path], update_golden: bool = False) -> CaseRun
             want = expectations.get(item.item_id)
             if want is None:
                 continue
-            check = check_item(want, item.decision, item.rules, item.governing_rank)
+            check = check_item(want, item.decision, item.rules, item.governing_rank, item.reason_code)
             run.rule_checks += check.rule_checks
             run.rule_failed += len(check.rule_mismatches)
             if check.ok:
                 run.passed += 1
             else:
                 run.failed += 1
-                run.mismatches.append(Mismatch(path, case, item, want.decision, check.rule_mismatches))
+                expected = want.decision if want.reason is None or want.reason == item.reason_code else f"{want.decision} ({want.reason})"
+                run.mismatches.append(Mismatch(path, case, item, expected, check.rule_mismatches))
         if update_golden:
             if change := golden.update(path, determination, create=path in named):
                 run.golden_changes[change] += 1

@@ -144,14 +144,16 @@ def _candidates(path: tuple, kinds: set, literals: dict[str, set], requested: in
             pool |= {n, n + 1, n - 1}
         if name == "visits_completed":
             pool |= {n - requested for n in literals.get("visits_total", ())} | {n - requested + 1 for n in literals.get("visits_total", ())}
-        values += sorted({int(v) if int in kinds and float not in kinds else v for v in pool if v >= 0})
+        least = _least(path)
+        values += sorted({int(v) if int in kinds and float not in kinds else v for v in pool if v >= least})
     if dt.date in kinds:
         offsets = set()
         for f in _WEEKS:
             offsets |= {7 * n for n in literals.get(f, ())} | {7 * n + 7 for n in literals.get(f, ())}
         for f in _MONTHS:
             offsets |= {math.ceil(30.4375 * n) for n in literals.get(f, ())} | {math.ceil(30.4375 * (n + 1)) for n in literals.get(f, ())}
-        values += [day - dt.timedelta(days=int(d)) for d in sorted(offsets) if MIN_DATE <= day - dt.timedelta(days=int(d)) <= MAX_DATE]
+        span = (day - MIN_DATE).days  # an offset past it (a rule's literal of millions of weeks) names no date
+        values += [day - dt.timedelta(days=int(d)) for d in sorted(offsets) if 0 <= d <= span and day - dt.timedelta(days=int(d)) <= MAX_DATE]
     seen, out = set(), []
     for v in values:
         key = (type(v), v)
@@ -159,6 +161,14 @@ def _candidates(path: tuple, kinds: set, literals: dict[str, set], requested: in
             seen.add(key)
             out.append(v)
     return out
+
+
+def _least(path: tuple) -> int:
+    """The smallest count a change may document at `path` without contradicting the record. A
+    treatment history line is how a case says a treatment happened (the facts read a line whose
+    count is not documented as a prior course, `history.prior`): its `visits_completed` is at least
+    1, never 0 ("no therapy"), which would undo what the record documents."""
+    return 1 if path[0] == "treatment_history" and path[-1] == "visits_completed" else 0
 
 
 def _apply(data: dict, changes) -> dict:

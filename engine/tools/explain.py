@@ -151,7 +151,7 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict],
     return out
 
 
-def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 2, budget_seconds: float | None = None,
+def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 3, budget_seconds: float | None = None,
                  budget_runs: int | None = None, progress=None, only: list[str] | None = None) -> list[ItemTrace]:
     """The trace of every item; for an Upheld item, the search for what documentation would change
     it, within `budget_seconds` for the whole case and `budget_runs` re-runs per item (an item

@@ -133,7 +133,7 @@ def _failures(engine: Engine, c: _Case, items: set[str] | None = None) -> frozen
         if items is not None and item_id not in items:
             continue
         o = engine.aggregator.outcome(events[item_id])
-        check = check_item(want, o.decision, o.outcomes, o.rank)
+        check = check_item(want, o.decision, o.outcomes, o.rank, o.reason)
         if not check.decision_ok:
             out.add((item_id, "decision"))
         out.update((item_id, m.rule) for m in check.rule_mismatches)

@@ -14,7 +14,7 @@ from engine.checks.diagnoses import topic_groups
 from engine.checks.rulebase import build_rule_base, load_rule_base
 from engine.checks.text import control_warnings
 from engine.durable.compile import compile_rules
-from engine.load.cases import case_files, missing_path
+from engine.load.cases import case_files, empty_folder, missing_path
 from engine.load.files import read_bounded
 from engine.load.paths import DEFAULT_RULES
 from engine.load.rules_folder import load_rule_files
@@ -127,7 +127,10 @@ def validate_paths(paths) -> tuple[int, int, list[Diagnostic]]:
                 rules += n
                 problems.extend(found)
             else:
-                case_paths.extend(case_files([path]))
+                found = case_files([path])
+                if not found:  # a folder without a case file validates nothing: not "0 problems"
+                    problems.append(empty_folder(path, "validate"))
+                case_paths.extend(found)
         except InputError as exc:
             problems.extend(exc.diagnostics)
         except Exception as exc:  # one path's failure is that path's problem: the others are still checked
