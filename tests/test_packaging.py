@@ -239,3 +239,17 @@ def test_the_cache_can_be_turned_off(cache_home, tmp_path, monkeypatch):
     monkeypatch.setenv("IMR_NO_CACHE", "1")
     cache.cached_rules(_rules_copy(tmp_path))
     assert not cache_home.exists()
+
+
+def test_every_file_the_loader_reads_is_in_the_key(cache_home, tmp_path):
+    """A pack saved as .yml is read by the loader, so adding or editing one must change the key
+    (else a stale compiled rule base would decide)."""
+    root = _rules_copy(tmp_path)
+    before = cache.rules_key(root)
+    pack = root / "packs" / "mtus-cpmtg-2009-tens.yaml"
+    moved = root / "packs" / "mtus-cpmtg-2009-tens.yml"
+    pack.rename(moved)
+    renamed = cache.rules_key(root)
+    assert renamed is not None and renamed != before
+    moved.write_text(moved.read_text().replace("TENS", "TENS unit", 1))
+    assert cache.rules_key(root) not in (before, renamed)

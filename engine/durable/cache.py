@@ -42,6 +42,7 @@ from engine.checks.rulebase import RuleBase, load_rule_base
 from engine.durable.compile import CompiledRules, compile_rules
 from engine.load.files import read_bounded
 from engine.load.paths import DEFAULT_RULES
+from engine.load.rules_folder import yaml_files
 from engine.load.yaml_source import MAX_BYTES
 from engine.model.diagnostics import InputError
 from engine.model.icd10 import code_set_file
@@ -51,7 +52,7 @@ KEEP = 8
 """Entries kept (one per rules folder and version): the least recently used beyond these are deleted."""
 MAX_ENTRY_BYTES = 512 * 2**20
 FOLDERS = ("packs", "profiles", "vocabulary")
-"""What the loader reads of a rules folder (load/rules_folder.py): every *.yaml file of these."""
+"""What the loader reads of a rules folder (load/rules_folder.py): every .yaml and .yml file of these."""
 
 
 def cache_dir() -> Path | None:
@@ -87,8 +88,7 @@ def rules_key(root: Path) -> str | None:
     try:
         for folder in FOLDERS:
             where = root / folder
-            files = sorted(p for p in where.glob("*.yaml") if p.is_file()) if where.is_dir() else []
-            for path in files:
+            for path in yaml_files(where):  # the very files the loader reads (.yaml and .yml)
                 digest.update(f"{folder}/{path.name}".encode() + b"\0" + read_bounded(path, MAX_BYTES) + b"\0")
     except (InputError, OSError, ValueError):
         return None

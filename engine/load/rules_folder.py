@@ -50,7 +50,7 @@ class RuleFiles:
     """Only for a lenient load: what could not be loaded."""
 
 
-def _yaml_files(folder: Path) -> list[Path]:
+def yaml_files(folder: Path) -> list[Path]:
     """The YAML files of a folder: `.yaml` and `.yml` alike (a pack saved as .yml is read, not skipped)."""
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()) if folder.is_dir() else []
 
@@ -96,7 +96,7 @@ def load_rule_files(root: str | Path | None = None, lenient: bool = False, repla
         vocabulary = None
 
     packs: list[LoadedPack] = []
-    pack_files = {p.name: p for p in _yaml_files(root / "packs")}
+    pack_files = {p.name: p for p in yaml_files(root / "packs")}
     pack_files.update({name: Path(other) for name, other in replace.items()})
     for _, path in sorted(pack_files.items()):
         try:
@@ -113,7 +113,7 @@ def load_rule_files(root: str | Path | None = None, lenient: bool = False, repla
 
     profiles: dict[str, Profile] = {}
     profile_sources: dict[str, Source] = {}
-    for path in _yaml_files(profile_root / "profiles"):
+    for path in yaml_files(profile_root / "profiles"):
         profile, source = load_model(path, Profile, "P001", problems)
         if profile is None:
             continue
@@ -124,7 +124,7 @@ def load_rule_files(root: str | Path | None = None, lenient: bool = False, repla
         profile_sources[profile.jurisdiction] = source
     if not profiles:
         problems.append(Diagnostic(str(profile_root / "profiles"), 1, 1, "P003", "no jurisdiction profile found"))
-    for vocab_file in _yaml_files(vocab_root / "vocabulary") if vocabulary is not None else ():  # read only once loaded (bounded)
+    for vocab_file in yaml_files(vocab_root / "vocabulary") if vocabulary is not None else ():  # read only once loaded (bounded)
         digest.update(vocab_file.name.encode() + b"\0" + vocab_file.read_bytes())
     if problems and not lenient:
         raise InputError(problems)
