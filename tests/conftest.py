@@ -77,6 +77,7 @@ addresses:
 rules:
   - id: test.visits
     title: At most six visits
+    silence: requirement
     section: Test section
     pages: "1"
     require: item.visits_requested <= 6

@@ -141,7 +141,7 @@ def test_a_pack_needs_rules_or_an_explicit_scope_only_flag():
     assert Pack.model_validate(_pack()).rules == []
     with pytest.raises(ValidationError, match="scope_only"):
         Pack.model_validate(_pack(scope_only=False))
-    rule = {"id": "probe.rule", "title": "t", "section": "s", "pages": "1", "when": "item.type == \"therapy\"",
+    rule = {"id": "probe.rule", "title": "t", "silence": "requirement", "section": "s", "pages": "1", "when": "item.type == \"therapy\"",
             "outcome": "not_met", "rationale": {"not_met": "x"}}
     with pytest.raises(ValidationError, match="no rules"):
         Pack.model_validate(_pack(rules=[rule]))

@@ -21,6 +21,7 @@ NEW_FIELD = '''    sleep_disturbance: Tri = Field(NOT_DOCUMENTED, title="a sleep
 NEW_RULE = '''
   - id: test.sleep-disturbance
     title: A rule reading a clinical field that only the case model declares
+    silence: requirement
     section: Physical Medicine
     pages: "98-99"
     when: clinical.sleep_disturbance is documented

@@ -50,6 +50,7 @@ def test_the_mutant_decides_as_an_engine_built_without_the_rule(engine):
 PACK = tiny_pack("test-tiny", "Tiny test pack", "Tiny test guideline", "physical_medicine", "test_service") + """\
   - id: test.unpinned
     title: Never more than eight visits (no case names it; its outcome never decides alone)
+    silence: requirement
     section: Test section
     pages: "1"
     when: item.visits_requested > 8

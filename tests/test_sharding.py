@@ -226,9 +226,9 @@ def test_validate_refuses_a_label_chain_no_ruleset_can_hold(tmp_path, capsys):
     root = synthetic.big_pack(tmp_path / "rules", 10, chained=0)
     path = root / "packs" / "synthetic-big.yaml"
     pack = yaml.safe_load(path.read_text())
-    pack["rules"] = [{"id": f"big.same{n}", "title": "t", "section": "s", "pages": "1", "when": "item.frequency_per_week >= 1",
+    pack["rules"] = [{"id": f"big.same{n}", "title": "t", "silence": "requirement", "section": "s", "pages": "1", "when": "item.frequency_per_week >= 1",
                       "outcome": "not_met", "decides": False, "label": "same", "rationale": {"not_met": "x"}} for n in range(300)]
-    pack["rules"].append({"id": "big.reader", "title": "t", "section": "s", "pages": "1", "when": 'finding.label == "same"',
+    pack["rules"].append({"id": "big.reader", "title": "t", "silence": "requirement", "section": "s", "pages": "1", "when": 'finding.label == "same"',
                           "outcome": "not_met", "rationale": {"not_met": "x"}})
     path.write_text(yaml.safe_dump(pack, sort_keys=False))
     assert main(["validate", str(root)]) == 1

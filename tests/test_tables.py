@@ -203,7 +203,7 @@ def test_the_row_outside_a_table_rule_is_an_error_at_its_position(tmp_path, caps
 
 def test_an_unknown_table_is_reported_at_the_rule(tmp_path, capsys):
     rules = _copy(tmp_path)
-    text = _edit(rules, PSTG, "  - id: pstg.initial-course\n    table: courses\n", "  - id: pstg.initial-course\n    table: coursse\n")
+    text = _edit(rules, PSTG, "  - id: pstg.initial-course\n    silence: requirement\n    table: courses\n", "  - id: pstg.initial-course\n    silence: requirement\n    table: coursse\n")
     code, problems = _validate(capsys, rules)
     line, col = _position(text, "table: coursse", "table")
     assert code == 1 and [(p["code"], int(p["line"]), int(p["col"])) for p in problems] == [("R012", line, col)], problems

@@ -25,6 +25,7 @@ addresses:
 rules:
   - id: test.{name}
     title: Fixed outcome of pack {name}
+    silence: requirement
     section: Test section
     pages: "1"
     when: item.visits_requested > 0

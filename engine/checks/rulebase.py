@@ -232,6 +232,9 @@ def build_rule_base(files: RuleFiles) -> RuleBase:
             rows = _rows_of(rule.table, tables, source, path, problems)
             when = _parse_condition(rule.when, source, path + ("when",), fields, values, problems, table=rows is not None)
             require = _parse_condition(rule.require, source, path + ("require",), fields, values, problems, require=True, table=rows is not None)
+            if rule.silence is None:
+                problems.append(source.diagnostic(path, "R014", f"rule '{rule.id}' does not say what silence means: add `silence: requirement` (the record must show it), "
+                                                  "`silence: exclusion` (only a documented finding counts against) or `silence: supporting` (counts for when documented, never against)"))
             if rule.require is not None and not rule.documentation:
                 problems.append(source.diagnostic(path, "R006", "a criterion needs `documentation`: what would change a not met outcome"))
             names = template_names(pack.tables, rule.table)

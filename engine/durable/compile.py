@@ -11,7 +11,10 @@ topic), every decision still made by rules fired in durable-rules, in this order
      topic has too many packs for one ruleset, its address rules are split into address-only
      rulesets (`address:<topic>:<n>`).
   2. criterion shards `criteria:<topic>:<pack>[...]`: each guideline rule, split by Kleene logic
-     into met / not met / not documented alternatives: `finding {item, rule, status, rank}`. A
+     into met / not met / not documented alternatives: `finding {item, rule, status, rank,
+     decides}`. What silence means is the rule's `silence:`: a requirement's every outcome decides;
+     an exclusion's not documented, and a supporting rule's not met and not documented, are
+     findings with `decides: false` (shown in the letter, never counted by a decision rule). A
      shard runs only for the items one of its packs addressed (step 1), so the rules of packs that
      cannot address an item cost that item nothing. A large pack is split at compile time; the
      producers and readers of a `finding.label` stay in one shard (`_label_groups`); the rules of
@@ -59,7 +62,7 @@ from engine.language.conditions import RefOperand
 from engine.language.kleene import Test, _and, outcomes, possible
 from engine.language.scope import edition_tests, scope_tests
 from engine.model.diagnostics import Diagnostic, InputError
-from engine.model.rules import ANY_TOPIC, Pack
+from engine.model.rules import ANY_TOPIC, SILENT_STATUSES, Pack
 
 FALLBACK_TOPIC = "unrouted"
 MARKERS = ("in_force", "covered", "encoded")
@@ -443,7 +446,8 @@ def compile_rules(base: RuleBase) -> CompiledRules:
                 absent = tuple(sorted(f"{t.entity}.{t.field}" for t in conj if t.op == "absent")) if status == "not_documented" else ()
                 out.append(_Rule(f"criterion:{parsed.rule.id}:{status}:{k}", patterns, ActionSpec(
                     "criterion", rule_id=parsed.rule.id, status=status, pack=parsed.pack.pack,
-                    decides=parsed.rule.decides, label=parsed.rule.label or "", absent=absent), index, parsed))
+                    decides=parsed.rule.decides and status not in SILENT_STATUSES[parsed.rule.silence or "requirement"],
+                    label=parsed.rule.label or "", absent=absent), index, parsed))
 
     connected = _label_connected(base, criteria)
     shared: dict[str, list[RulesetSpec]] = {}  # any-pack -> its shards outside label chains, compiled once

@@ -19,6 +19,13 @@ from engine.model.enums import ANY_TOPIC, TOPICS, Form, Guideline, ItemType, Jur
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,99}$")]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Silence = Literal["requirement", "exclusion", "supporting"]
+SILENT_STATUSES: dict[str, frozenset] = {
+    "requirement": frozenset(),
+    "exclusion": frozenset({"not_documented"}),
+    "supporting": frozenset({"not_met", "not_documented"}),
+}
+"""Per `silence:` class, the outcomes of a rule that are shown but never count against a request."""
 
 
 class Closed(BaseModel):
@@ -182,6 +189,12 @@ class Rule(Closed):
     """For rules without `require`: the fixed outcome when `when` holds."""
     decides: bool = True
     """False for intermediate findings that only other rules read (forward chaining)."""
+    silence: Silence | None = None
+    """What an undocumented fact does to this rule (required; a rule without it is R014):
+    `requirement`: the record must show it, so not documented counts against (as not met does);
+    `exclusion`: only a documented finding counts against, so not documented is shown but neutral;
+    `supporting`: counts for the request when documented (met), never against (not met and not
+    documented are shown but neutral)."""
     label: Key | None = None
     """Name of the finding, so later rules can match `finding.label == "..."`."""
     allowance: Allowance | None = None

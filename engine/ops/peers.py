@@ -78,6 +78,8 @@ def peer_packs() -> dict[str, dict]:
                "document": "Peer benchmark, topical analgesics", "edition": "2009",
                "effective": {"from": dt.date(2009, 7, 18), "to": dt.date(2016, 7, 28)}, "topic": "topical_analgesics",
                "addresses": [{"applies_to": {"type": ["medication"], "form": ["topical"]}}], "rules": topical_rules}
+    for pack in (pm, topical):
+        pack["rules"] = [{"silence": "requirement", **r} for r in pack["rules"]]
     return {"peer-physical-medicine": pm, "peer-topical": topical}
 
 

@@ -61,7 +61,8 @@ def filler_rules(k: int, count: int, prefix: str = "syn") -> list[dict]:
 def _pack(k: int, service: str, rules: list[dict], guideline: str = "ODG") -> dict:
     return {"pack": f"synthetic-{k}", "title": f"Synthetic guideline {k}", "guideline": guideline,
             "document": f"Synthetic guideline {k}", "edition": "2015", "effective": {"from": dt.date(2009, 7, 18), "to": dt.date(2018, 12, 31)},
-            "topic": TOPIC, "addresses": [{"applies_to": {"type": ["therapy"], "service": [service]}}], "rules": rules}
+            "topic": TOPIC, "addresses": [{"applies_to": {"type": ["therapy"], "service": [service]}}],
+            "rules": [{"silence": "requirement", **r} for r in rules]}
 
 
 def _copy(out: Path, source: Path | None) -> Path:

@@ -30,6 +30,10 @@ def schema_of(kind: str) -> dict:
     schema["description"] = " ".join((model.__doc__ or "").split()) or schema.get("title", kind)
     if kind == "rule-pack":
         schema["properties"].pop("$schema", None)  # packs point to the schema with a comment line
+        # `silence` is optional in the model only so that its absence is R014 at the rule's line
+        # (imr validate); an editor checking a pack against the schema asks for it too
+        rule = schema["$defs"]["Rule"]
+        rule["required"] = sorted({*rule.get("required", []), "silence"}, key=list(rule["properties"]).index)
     return schema
 
 
