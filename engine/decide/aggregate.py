@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from engine.checks.rulebase import RuleBase
 from engine.durable.trace import ItemEvents
 from engine.model.determination import RuleOutcome
+from engine.model.rules import SILENT_STATUSES
 
 STATUS_ORDER = {"not_met": 0, "not_documented": 1, "met": 2}
 NO_OUTCOME = ("no_finding", "no_edition", "edition_not_encoded", "topic_not_encoded", "not_addressed")
@@ -39,11 +40,16 @@ class ItemOutcome:
     governing_packs: list[str]
     outcomes: list[RuleOutcome]
     shown: list[Shown]
+    neutral: list[Shown] = None
+    """Outcomes of the governing tier that the rule's `silence:` keeps from counting against the
+    item (an exclusion not documented; a supporting criterion not met or not documented): the
+    letter names them and says they did not count."""
 
 
 class Aggregator:
     def __init__(self, base: RuleBase):
         self._order = {r.rule.id: n for n, r in enumerate(base.rules)}  # once, not per case
+        self._silent = {r.rule.id: SILENT_STATUSES[r.rule.silence or "requirement"] for r in base.rules}
 
     def outcome(self, events: ItemEvents) -> ItemOutcome:
         if events.decision is None:
@@ -52,15 +58,23 @@ class Aggregator:
         outcomes = self._outcomes(events)
         decision = events.decision.decision
         shown: dict[tuple, Shown] = {}
+        neutral: dict[tuple, Shown] = {}
         if rank is not None:
             for o in outcomes:
-                if o.rank == rank and (o.status == "met") == (decision == "Overturned"):
-                    s = shown.setdefault((o.rule, o.status), Shown(o.rule, o.status, [], []))
-                    if o.subject:
-                        s.subjects.append(o.subject)
-                    s.undocumented = sorted(set(s.undocumented) | set(o.not_documented))
+                if o.rank != rank:
+                    continue
+                if o.status in self._silent[o.rule]:
+                    into = neutral  # shown, never counted: what silence means for this rule
+                elif (o.status == "met") == (decision == "Overturned"):
+                    into = shown
+                else:
+                    continue
+                s = into.setdefault((o.rule, o.status), Shown(o.rule, o.status, [], []))
+                if o.subject:
+                    s.subjects.append(o.subject)
+                s.undocumented = sorted(set(s.undocumented) | set(o.not_documented))
         return ItemOutcome(events.item_id, decision, events.decision.reason, rank,
-                           sorted({g.pack for g in events.governs}), outcomes, list(shown.values()))
+                           sorted({g.pack for g in events.governs}), outcomes, list(shown.values()), list(neutral.values()))
 
     def _outcomes(self, events: ItemEvents) -> list[RuleOutcome]:
         """One outcome per rule, status and subject (a rule's alternatives may each fire)."""

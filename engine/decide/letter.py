@@ -35,6 +35,14 @@ REASONS = {
 }
 
 
+NOT_COUNTED = {
+    ("exclusion", "not_documented"): "not documented; does not count against the request (an exclusion: only a documented finding counts against)",
+    ("supporting", "not_documented"): "not documented; does not count against the request (a supporting criterion counts only for it)",
+    ("supporting", "not_met"): "not met; does not count against the request (a supporting criterion counts only for it)",
+}
+"""What the letter says of an outcome the rule's `silence:` keeps from counting (aggregate.neutral)."""
+
+
 def reason_sentence(reason: str, profile, day) -> str:
     """The reason of a non-decision as a sentence, naming the edition of the jurisdiction's history
     in force on the request date where one is (from the profile: prose, not a decision)."""
@@ -142,6 +150,10 @@ class Letter:
                 a = rule.allowance
                 supported = a.text or " ".join(x for x in (plural(a.visits, "visit") if a.visits is not None else "",
                                                            f"over {plural(a.weeks, 'week')}" if a.weeks else "") if x)
+        for shown in outcome.neutral or ():
+            rule = self.base.rule(shown.rule).rule
+            subjects = spoken_list([s.replace("_", " ") for s in shown.subjects])
+            sentences.append(f"{rule.title}{' (' + subjects + ')' if subjects else ''}: {NOT_COUNTED[rule.silence, shown.status]}.")
         return " ".join(sentences), citations, missing, supported
 
 
@@ -261,7 +273,9 @@ def render_text(d: Determination, show_rules: bool = True) -> str:
             for r in item.rules:
                 if r.rank == item.governing_rank:
                     grouped.setdefault((r.rule, r.status), []).extend([r.subject] if r.subject else [])
-            fired = ", ".join(f"{rule}{'[' + ', '.join(subjects) + ']' if subjects else ''}={status}" for (rule, status), subjects in grouped.items())
+            counted = {(r.rule, r.status) for r in item.rules if r.deciding or r.status != "not_documented"}
+            fired = ", ".join(f"{rule}{'[' + ', '.join(subjects) + ']' if subjects else ''}={status}{'' if (rule, status) in counted else ' (not counted)'}"
+                              for (rule, status), subjects in grouped.items())
             out += [_wrap(f"Rules ({item.governed_by}): {fired}")]
     out.append("")
     return "\n".join(out)

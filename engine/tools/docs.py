@@ -11,6 +11,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SILENCE_WORDS = {
+    "requirement": "the record must show it: not documented counts against",
+    "exclusion": "only a documented finding counts against: not documented is neutral",
+    "supporting": "counts for the request when documented, never against",
+}
+
 
 def _scope(applies_to) -> str:
     parts = []
@@ -77,6 +83,8 @@ def render(base, profiles: bool = True) -> str:
                     out.append(f"  - criterion: {_code(r.require)}")
                 else:
                     out.append(f"  - outcome: {r.outcome.replace('_', ' ')}")
+                if r.silence:
+                    out.append(f"  - silence: {r.silence} ({SILENCE_WORDS[r.silence]})")
                 if r.label:
                     out.append(f"  - names its finding `{r.label}`" + ("" if r.decides else " (intermediate: read by other rules, decides nothing itself)"))
                 if r.documentation:

@@ -16,10 +16,12 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field
 
+from engine.decide.letter import NOT_COUNTED
 from engine.facts.schema import MULTI_ENTITIES as MULTI
 from engine.facts.schema import subject_of
 from engine.language.evaluate import STATUS_OF, Leaf, evaluate, test_holds, value_text
 from engine.language.scope import edition_tests, scope_tests
+from engine.model.rules import SILENT_STATUSES
 from engine.tools.counterfactual import Budget, smallest_changes
 from engine.words import plural
 
@@ -41,6 +43,7 @@ class RuleTrace:
     require: Evaluation | None = None
     status: str | None = None  # met | not_met | not_documented, when it applies
     fired: list[str] = field(default_factory=list)  # statuses durable-rules fired for this rule and subject
+    silence: str = "requirement"  # the rule's `silence:`: whether a not documented (not met) outcome counts
 
 
 @dataclass
@@ -98,7 +101,7 @@ def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict],
     citation = f"{parsed.pack.guideline} {parsed.pack.document} ({parsed.pack.edition}), {rule.section}" + ("" if rule.pages == "n/a" else f", pp. {rule.pages}")
 
     def blank(why: str) -> RuleTrace:
-        return RuleTrace(rule.id, rule.title, citation, why)
+        return RuleTrace(rule.id, rule.title, citation, why, silence=rule.silence or "requirement")
 
     failed_scope = [t for t in sorted(scope_tests(parsed.scope)) if not test_holds(t, env)]
     if failed_scope:
@@ -242,6 +245,8 @@ def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
             lines.append(f"       {r.citation}")
             if r.status is None:
                 lines.append(f"       applies: {r.applies}")
+            elif r.status in SILENT_STATUSES[r.silence]:
+                lines.append(f"       {NOT_COUNTED[r.silence, r.status]}")
             for label, ev in (("when", r.when), ("require", r.require)):
                 if ev is None:
                     continue
