@@ -40,10 +40,9 @@ def cmd_decide(args) -> int:
     from engine.checks.cases import diagnosis_warnings, value_warnings  # start-up cost
     from engine.checks.diagnoses import topic_groups
     from engine.decide.letter import render_json, render_text
-    from engine.load.cases import case_from_source
-    from engine.load.yaml_source import load_file
+    from engine.load.cases import case_from_source, load_source
 
-    source = load_file(args.case)
+    source = load_source(args.case)  # a .json file as a batch line, `-` from standard input, else YAML
     case = case_from_source(source)
     engine = _engine(args.rules)
     vocab = engine.base.vocabulary
@@ -221,14 +220,14 @@ def cmd_schema(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from engine.load.cases import load_case  # start-up cost
+    from engine.load.cases import load_case, source_label  # start-up cost
     from engine.tools.explain import explain_case, render_text
 
-    case = load_case(args.case)
+    case = load_case(args.case)  # a .json file as a batch line, `-` from standard input, else YAML
     known = [item.id for item in case.requested_items]
     unknown = [i for i in args.item or [] if i not in known]
     if unknown:  # else the trace would be silently empty
-        raise InputError([Diagnostic(args.case, 1, 1, "E005", f"unknown item '{i}' (items: {', '.join(known)})") for i in unknown])
+        raise InputError([Diagnostic(source_label(args.case), 1, 1, "E005", f"unknown item '{i}' (items: {', '.join(known)})") for i in unknown])
     engine = _engine(args.rules)
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not args.no_counterfactuals else None
     try:
