@@ -55,13 +55,20 @@ def cmd_decide(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    """Every problem of the rules folders, pack files and case files given, one line each.
-    Warnings (W codes: values no rule can match) are shown but do not fail the run."""
+    """Every problem of the rules folders, pack files and case files given, one line each (or, with
+    --format json or sarif, one document: engine/tools/report.py). Warnings (W codes: values no rule
+    can match) are shown but do not fail the run; the exit code is the same in every format."""
     from engine.tools.validate import validate_paths  # start-up cost
 
     rules, cases, problems = validate_paths(args.paths or _defaults())
-    for problem in problems:
-        print(problem)
+    fmt = getattr(args, "format", "text")
+    if fmt in ("json", "sarif"):  # one document on standard output; the summary line stays on stderr
+        from engine.tools.report import render_json, render_sarif  # start-up cost: only for these formats
+
+        sys.stdout.write((render_json if fmt == "json" else render_sarif)(rules, cases, problems))
+    else:
+        for problem in problems:
+            print(problem)
     errors = [p for p in problems if not p.code.startswith("W")]
     warnings = len(problems) - len(errors)
     print(f"{plural(rules, 'rule')}, {plural(cases, 'case file')} valid; {plural(len(errors), 'problem')}"

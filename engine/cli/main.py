@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check rule folders and case files; one line per problem")
     p.add_argument("paths", nargs="*", help="rules folders and case files or folders (default: guideline_rules cases)")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
+                   help="text lines (default), one JSON document, or SARIF 2.1.0 for CI annotations; the exit code is the same")
     p.set_defaults(func=commands.cmd_validate)
 
     p = sub.add_parser("test", help="run case files with an `expected:` block against the rules")
