@@ -55,7 +55,8 @@ def test_batch_warns_per_line_with_its_number(tmp_path, capsys):
     path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
     code, out, err = run(capsys, "batch", str(path), "--no-progress")
     assert code == 0 and len(out.splitlines()) == 2
-    assert f"{path}:2:1: W001 unknown service 'physical_therapie'" in err
+    col = json.dumps(bad).index('"service"') + 1  # the record's own column: positions come from the JSON
+    assert f"{path}:2:{col}: W001 unknown service 'physical_therapie'" in err
     assert "batch: 2 cases decided (2 items), 0 bad lines, 1 warning, 0 engine faults" in err
 
 

@@ -60,10 +60,10 @@ def test_a_folder_without_case_files_is_not_a_pass(tmp_path, capsys, contents):
         (tmp_path / name).write_text(text)
     code, out, err = run(capsys, "test", tmp_path)
     assert code == 2 and out == ""
-    assert err.splitlines() == [f"{tmp_path}:1:1: E008 no case files (*.yaml, *.yml) in this folder: nothing to test"]
+    assert err.splitlines() == [f"{tmp_path}:1:1: E008 no case files (*.yaml, *.yml, *.json) in this folder: nothing to test"]
     code, out, err = run(capsys, "validate", tmp_path)
     assert code == 1
-    assert out.splitlines() == [f"{tmp_path}:1:1: E008 no case files (*.yaml, *.yml) in this folder: nothing to validate"]
+    assert out.splitlines() == [f"{tmp_path}:1:1: E008 no case files (*.yaml, *.yml, *.json) in this folder: nothing to validate"]
 
 
 def test_an_empty_folder_beside_cases_fails_the_run_and_says_so(tmp_path, capsys):
@@ -71,7 +71,7 @@ def test_an_empty_folder_beside_cases_fails_the_run_and_says_so(tmp_path, capsys
     shutil.copy(SEED, tmp_path / "seed.yaml")  # no golden file beside it
     code, out, err = run(capsys, "test", tmp_path / "empty", tmp_path / "seed.yaml")
     assert code == 2 and "3 passed, 0 failed, 1 folder without case files" in out
-    assert err.splitlines() == [f"{tmp_path / 'empty'}:1:1: E008 no case files (*.yaml, *.yml) in this folder: nothing to test"]
+    assert err.splitlines() == [f"{tmp_path / 'empty'}:1:1: E008 no case files (*.yaml, *.yml, *.json) in this folder: nothing to test"]
 
 
 TINY_PACK = tiny_pack("test-topic", "A pack with a misspelt topic", "Test guideline", "physical_medicin", "physical_therapy")
@@ -215,7 +215,8 @@ def test_a_request_dated_after_today_is_bad_input(tmp_path, capsys):
     lines.write_text('{"case_id": "x", "request_date": "2099-01-01", "requested_items": [{"type": "therapy", "id": "a", '
                      '"description": "PT", "service": "physical_therapy", "region": "lumbar", "visits": 8}]}\n')
     code, out, err = run(capsys, "batch", lines)
-    assert code == 2 and f"{lines}:1:1: E002 request_date: 2099-01-01 is after today" in err
+    col = lines.read_text().index('"request_date"') + 1  # the record's own column
+    assert code == 2 and f"{lines}:1:{col}: E002 request_date: 2099-01-01 is after today" in err
 
 
 # ---------------------------------------------------------------- 11, pending pack template changes

@@ -14,8 +14,7 @@ from pathlib import Path
 from engine.checks.diagnoses import PM_GROUP, place
 from engine.checks.text import control_warnings
 from engine.facts.build import item_diagnoses
-from engine.load.cases import case_from_source
-from engine.load.yaml_source import load_file
+from engine.load.cases import JsonSource, case_from_source, load_source
 from engine.model.case import BOTH_LISTS, slug
 from engine.model.diagnostics import Diagnostic, InputError
 
@@ -177,7 +176,7 @@ def _superseded(d: Diagnostic, positioned: list[Diagnostic]) -> bool:
 def load_checked_case(path, rule_ids=None):
     """A case file as a Case, its expectations checked against the rule ids (`imr test`): every
     problem, positioned, in one InputError."""
-    source = load_file(path)
+    source = load_source(path)
     problems = expectation_problems(source, rule_ids)
     try:
         case = case_from_source(source)
@@ -192,13 +191,14 @@ def check_case_file(path, vocab=None, rule_ids=None, topics=None) -> list[Diagno
     """Every problem of one case file; with `vocab`, the W-code value checks too, and with `topics`
     (the diagnosis groups each topic reads, or a function returning them) the diagnosis check W005."""
     try:
-        source = load_file(path)
+        source = load_source(path)
     except InputError as exc:
         return exc.diagnostics
     problems = _expected_problems(source) + expectation_problems(source, rule_ids) + control_warnings(source)
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
-    problems.extend(_cut_by_comment(text, str(path)))
-    if isinstance(source.data, dict) and "$schema=" not in text.split("\n", 1)[0]:
+    yaml_text = None if isinstance(source, JsonSource) else Path(path).read_text(encoding="utf-8", errors="replace")
+    if yaml_text is not None:  # a comment cutting text short and the editor's schema line are YAML's alone
+        problems.extend(_cut_by_comment(yaml_text, str(path)))
+    if yaml_text is not None and isinstance(source.data, dict) and "$schema=" not in yaml_text.split("\n", 1)[0]:
         problems.append(Diagnostic(str(path), 1, 1, "W002", "no `# yaml-language-server: $schema=` first line: editors cannot check this case (see schema/case.schema.json)"))
     case = None
     try:

@@ -40,10 +40,9 @@ def cmd_decide(args) -> int:
     from engine.checks.cases import diagnosis_warnings, value_warnings  # start-up cost
     from engine.checks.diagnoses import topic_groups
     from engine.decide.letter import render_json, render_text
-    from engine.load.cases import case_from_source
-    from engine.load.yaml_source import load_file
+    from engine.load.cases import case_from_source, load_source
 
-    source = load_file(args.case)
+    source = load_source(args.case)  # a .json file as a batch line, `-` from standard input, else YAML
     case = case_from_source(source)
     engine = _engine(args.rules)
     vocab = engine.base.vocabulary
@@ -56,13 +55,20 @@ def cmd_decide(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    """Every problem of the rules folders, pack files and case files given, one line each.
-    Warnings (W codes: values no rule can match) are shown but do not fail the run."""
+    """Every problem of the rules folders, pack files and case files given, one line each (or, with
+    --format json or sarif, one document: engine/tools/report.py). Warnings (W codes: values no rule
+    can match) are shown but do not fail the run; the exit code is the same in every format."""
     from engine.tools.validate import validate_paths  # start-up cost
 
     rules, cases, problems = validate_paths(args.paths or _defaults())
-    for problem in problems:
-        print(problem)
+    fmt = getattr(args, "format", "text")
+    if fmt in ("json", "sarif"):  # one document on standard output; the summary line stays on stderr
+        from engine.tools.report import render_json, render_sarif  # start-up cost: only for these formats
+
+        sys.stdout.write((render_json if fmt == "json" else render_sarif)(rules, cases, problems))
+    else:
+        for problem in problems:
+            print(problem)
     errors = [p for p in problems if not p.code.startswith("W")]
     warnings = len(problems) - len(errors)
     print(f"{plural(rules, 'rule')}, {plural(cases, 'case file')} valid; {plural(len(errors), 'problem')}"
@@ -221,14 +227,14 @@ def cmd_schema(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from engine.load.cases import load_case  # start-up cost
+    from engine.load.cases import load_case, source_label  # start-up cost
     from engine.tools.explain import explain_case, render_text
 
-    case = load_case(args.case)
+    case = load_case(args.case)  # a .json file as a batch line, `-` from standard input, else YAML
     known = [item.id for item in case.requested_items]
     unknown = [i for i in args.item or [] if i not in known]
     if unknown:  # else the trace would be silently empty
-        raise InputError([Diagnostic(args.case, 1, 1, "E005", f"unknown item '{i}' (items: {', '.join(known)})") for i in unknown])
+        raise InputError([Diagnostic(source_label(args.case), 1, 1, "E005", f"unknown item '{i}' (items: {', '.join(known)})") for i in unknown])
     engine = _engine(args.rules)
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not args.no_counterfactuals else None
     try:

@@ -53,13 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("decide", help="decide one case file: likely IMR decision per requested item")
-    p.add_argument("case", help="case YAML file")
+    p.add_argument("case", help="case file: YAML, or JSON read as a batch line (*.json); '-' for standard input")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--rules", help="rules folder (default: guideline_rules/ of this project)")
     p.set_defaults(func=commands.cmd_decide)
 
     p = sub.add_parser("validate", help="check rule folders and case files; one line per problem")
     p.add_argument("paths", nargs="*", help="rules folders and case files or folders (default: guideline_rules cases)")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
+                   help="text lines (default), one JSON document, or SARIF 2.1.0 for CI annotations; the exit code is the same")
     p.set_defaults(func=commands.cmd_validate)
 
     p = sub.add_parser("test", help="run case files with an `expected:` block against the rules")
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_soak)
 
     p = sub.add_parser("explain", help="the trace behind a determination: facts, rule conditions, search sequence, what would change it")
-    p.add_argument("case", help="case YAML file")
+    p.add_argument("case", help="case file: YAML, or JSON read as a batch line (*.json); '-' for standard input")
     p.add_argument("--item", action="append", help="only this requested item id (repeatable)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--rules", help="rules folder")
