@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from engine.cli.main import main
 from engine.decide.pipeline import Engine
 from engine.model.case import Case
 
@@ -87,3 +88,10 @@ rules:
       not_documented: The visits are not documented.
     documentation: [Nothing]
 """
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    """`imr ARGV` in this process: the exit code, standard output and standard error."""
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err

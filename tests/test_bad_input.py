@@ -7,17 +7,10 @@ import sys
 
 import pytest
 
-from engine.cli.main import main
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, run
 
 LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]\d{3}) .+$")
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def write(tmp_path, name, text):

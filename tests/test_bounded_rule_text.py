@@ -20,14 +20,13 @@ from pathlib import Path
 import pytest
 
 from engine.cli import commands
-from engine.cli.main import main
 from engine.language import templates
 from engine.language.conditions import ConditionError, parse
 from engine.language.evaluate import holds
 from engine.language.templates import check_template, compile_template, render
 from engine.model.diagnostics import CODES, InputError
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, run
 
 LIMIT = 1_500_000_000  # bytes of address space for a child
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # whole numbers durable-rules compares as written (measured below)
@@ -49,12 +48,6 @@ def imr(*args, timeout: float = 120) -> subprocess.CompletedProcess:
     """`imr ARGS` in a fresh process with a memory cap and a time limit (a hang fails the test)."""
     return subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
                           errors="replace", timeout=timeout, preexec_fn=_cap)
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def rules_with(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:

@@ -12,16 +12,10 @@ import pytest
 from engine.cli.main import main
 from engine.tools.diff import Impact, ItemChange
 
-from .conftest import SEED, case_path
+from .conftest import SEED, case_path, run
 
 LINE = re.compile(r"^[^:]+:\d+:\d+: [A-Z]\d{3} .+$")
 DICLOFENAC = case_path("003_topical_diclofenac_knee_oa.yaml")
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def misspelt(tmp_path, name="case.yaml"):

@@ -8,11 +8,10 @@ import re
 
 import pytest
 
-from engine.cli.main import main
 from engine.load.cases import case_files, load_case
 from engine.model.case import Case, ItemExpectation
 
-from .conftest import CASES, SEED, case_data
+from .conftest import CASES, SEED, case_data, run
 
 LONG = """  pt-lumbar:
     decision: Upheld
@@ -40,12 +39,6 @@ def _shared_engine(request, monkeypatch):
     shared = request.getfixturevalue("engine")
     build = commands._engine
     monkeypatch.setattr(commands, "_engine", lambda rules: shared if rules is None else build(rules))
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 # ---------------------------------------------------------------- the model

@@ -23,7 +23,7 @@ from engine.model.case import Case
 from engine.ops.batch import run_batch
 from engine.ops.generator import generate_lines
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, run
 
 LINE = re.compile(r"^[^\n]+:\d+:\d+: [A-Z]\d{3} .+$")
 LIMIT = 1_500_000_000  # bytes of address space for a child
@@ -39,12 +39,6 @@ def imr(*args, timeout: float = 120, cwd=ROOT, **kw) -> subprocess.CompletedProc
     """`imr ARGS` in a fresh process with a memory cap and a time limit (a hang fails the test)."""
     return subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=cwd, capture_output=True, text=True,
                           errors="replace", timeout=timeout, preexec_fn=_cap(), **kw)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_positioned_line(err: str, code: str) -> str:

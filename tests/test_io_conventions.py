@@ -13,20 +13,13 @@ import sys
 import pytest
 import yaml
 
-from engine.cli.main import main
 from engine.load.cases import case_from_json_line, load_case
 from engine.model.diagnostics import CODES
 
-from .conftest import ROOT, SEED, case_path
+from .conftest import ROOT, SEED, case_path, run
 
 LINE = re.compile(r"^[^:]+:\d+:\d+: [A-Z]\d{3} .+$")
 DICLOFENAC = case_path("003_topical_diclofenac_knee_oa.yaml")
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def seed_data() -> dict:

@@ -13,12 +13,11 @@ import shutil
 import pytest
 import yaml
 
-from engine.cli.main import main
 from engine.load.cases import case_files, load_case
 from engine.model.rules import Profile
 from engine.tools.counterfactual import _candidates, smallest_changes
 
-from .conftest import ROOT, SEED, case_path, tiny_pack
+from .conftest import ROOT, SEED, case_path, run, tiny_pack
 
 LINE = re.compile(r"^[^:]+:\d+:\d+: [A-Z]\d{3} .+$")
 TEXAS_ESI = case_path("313_texas_esi_lumbar_initial.yaml")  # Overturned under ODG
@@ -28,12 +27,6 @@ CALIFORNIA_DISCLAIMER = (
     "Pre-screen only. Only a physician may deny or modify a request for medical necessity (Labor Code 4610): "
     "where criteria are unmet this is a recommendation for physician review and the likely IMR outcome, not a denial."
 )
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _items(engine, path):
@@ -220,7 +213,6 @@ def test_a_request_dated_after_today_is_bad_input(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- 11, pending pack template changes
-
 
 
 def test_plural_subjects_take_a_plural_verb(engine):
