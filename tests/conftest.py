@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,14 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     code = main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def decide_probe(engine, *, jurisdiction: str, day: dt.date, item: dict, doi: dt.date | None = None, **extra):
+    """The first item of a one-item probe case (a lumbar strain) on `day`: edition and history tests."""
+    data = {
+        "case_id": "edition-probe", "jurisdiction": jurisdiction, "request_date": day,
+        "injured_worker": {"age": 45, "sex": "male", "date_of_injury": doi or day - dt.timedelta(days=20)},
+        "diagnoses": [{"code": "S39.012A", "text": "Strain of muscle, fascia and tendon of lower back, initial encounter"}],
+        "requested_items": [item], **extra,
+    }
+    return engine.decide(Case.model_validate(data)).items[0]

@@ -35,3 +35,12 @@ def test_codes_lists_them(capsys):
     assert main(["codes"]) == 0
     out = capsys.readouterr().out
     assert all(code in out for code in CODES)
+
+
+def test_every_reason_code_has_its_letter_sentence():
+    from typing import get_args
+
+    from engine.decide.letter import REASONS
+    from engine.model.enums import Reason
+
+    assert set(REASONS) == set(get_args(Reason))

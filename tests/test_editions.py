@@ -15,17 +15,7 @@ import pytest
 
 from engine.model.case import Case
 
-from .conftest import case_data, case_path
-
-
-def _decide(engine, *, jurisdiction: str, day: dt.date, item: dict, doi: dt.date | None = None, **extra):
-    data = {
-        "case_id": "edition-probe", "jurisdiction": jurisdiction, "request_date": day,
-        "injured_worker": {"age": 45, "sex": "male", "date_of_injury": doi or day - dt.timedelta(days=20)},
-        "diagnoses": [{"code": "S39.012A", "text": "Strain of muscle, fascia and tendon of lower back, initial encounter"}],
-        "requested_items": [item], **extra,
-    }
-    return engine.decide(Case.model_validate(data)).items[0]
+from .conftest import case_data, case_path, decide_probe as _decide
 
 
 PT = {"type": "therapy", "id": "pt", "description": "Physical therapy 2x3 lumbar", "service": "physical_therapy",

@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from engine.model.case import Case
+from .conftest import decide_probe
 
 ITEMS = {
     "pt": {"type": "therapy", "id": "pt", "description": "Physical therapy 2x3 lumbar", "service": "physical_therapy",
@@ -20,14 +20,6 @@ ITEMS = {
     "acupuncture": {"type": "therapy", "id": "acupuncture", "description": "Acupuncture 2x3 lumbar", "service": "acupuncture",
                     "region": "lumbar", "frequency_per_week": 2, "duration_weeks": 3},
 }
-
-
-def _decide(engine, jurisdiction: str, day: dt.date, item: dict):
-    data = {"case_id": "history-probe", "jurisdiction": jurisdiction, "request_date": day,
-            "injured_worker": {"age": 45, "sex": "male", "date_of_injury": day - dt.timedelta(days=20)},
-            "diagnoses": [{"code": "S39.012A", "text": "Strain of muscle, fascia and tendon of lower back, initial encounter"}],
-            "requested_items": [item]}
-    return engine.decide(Case.model_validate(data)).items[0]
 
 
 def _days(profile) -> list[dt.date]:
@@ -50,7 +42,7 @@ def test_every_year_and_boundary_of_the_history_gets_an_answer_naming_its_editio
     assert len(days) > 20
     for day in days:
         for name, item in ITEMS.items():
-            got = _decide(engine, jurisdiction, day, item)
+            got = decide_probe(engine, jurisdiction=jurisdiction, day=day, item=item)
             assert got.decision != "Not covered", (jurisdiction, day, name, got.reason)
             if got.decision in ("Upheld", "Overturned"):
                 assert got.citations and all(c.edition for c in got.citations), (jurisdiction, day, name)
@@ -63,16 +55,16 @@ def test_every_year_and_boundary_of_the_history_gets_an_answer_naming_its_editio
 def test_the_day_before_the_history_is_not_covered_and_says_where_it_starts(engine, jurisdiction):
     profile = engine.base.profiles[jurisdiction]
     start = min(e.effective.from_ for e in profile.history)
-    got = _decide(engine, jurisdiction, start - dt.timedelta(days=1), ITEMS["pt"])
+    got = decide_probe(engine, jurisdiction=jurisdiction, day=start - dt.timedelta(days=1), item=ITEMS["pt"])
     assert (got.decision, got.reason_code) == ("Not covered", "no_edition")
     assert f"starts {start.isoformat()}" in got.reason
 
 
 def test_no_rule_applies_says_whether_the_topic_or_the_edition_is_not_encoded(engine):
     # Texas acupuncture: no pack of the topic ranks in Texas at all
-    assert _decide(engine, "TX", dt.date(2015, 3, 10), ITEMS["acupuncture"]).reason_code == "topic_not_encoded"
+    assert decide_probe(engine, jurisdiction="TX", day=dt.date(2015, 3, 10), item=ITEMS["acupuncture"]).reason_code == "topic_not_encoded"
     # Texas lumbar support in 2010: the topic has an ODG pack, not in force then
-    assert _decide(engine, "TX", dt.date(2010, 3, 10), ITEMS["brace"]).reason_code == "edition_not_encoded"
+    assert decide_probe(engine, jurisdiction="TX", day=dt.date(2010, 3, 10), item=ITEMS["brace"]).reason_code == "edition_not_encoded"
 
 
 def test_a_history_period_is_checked_like_an_effective_span():

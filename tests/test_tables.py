@@ -60,6 +60,13 @@ def _position(text: str, line_text: str, token: str) -> tuple[int, int]:
     return matches[0] + 1, lines[matches[0]].index(token) + 1
 
 
+def _only_problem(capsys, rules: Path, code: str, at: tuple[int, int]) -> dict:
+    """`imr validate` finds exactly one problem, `code` at (line, col), and exits 1: that problem."""
+    exit_code, problems = _validate(capsys, rules)
+    assert exit_code == 1 and [(p["code"], int(p["line"]), int(p["col"])) for p in problems] == [(code, *at)], problems
+    return problems[0]
+
+
 # ---------------------------------------------------------------- expansion
 
 def test_the_postsurgical_table_is_one_rule_per_row_with_literals(engine):
@@ -146,21 +153,16 @@ def test_an_unknown_column_is_reported_at_its_reference(tmp_path, capsys):
 def test_a_column_compared_with_a_text_fact_is_a_type_error(tmp_path, capsys):
     rules = _copy(tmp_path)
     text = _edit(rules, PSTG, "when: surgery.procedure == allowance.procedure\n", "when: surgery.procedure == allowance.visits\n")
-    code, problems = _validate(capsys, rules)
-    line, col = _position(text, "when: surgery.procedure == allowance.visits", "surgery.procedure")
-    assert code == 1 and [(p["code"], int(p["line"]), int(p["col"])) for p in problems] == [("C002", line, col)]
-    assert "type mismatch: surgery.procedure is text, compared with number" in problems[0]["message"]
+    problem = _only_problem(capsys, rules, "C002", _position(text, "when: surgery.procedure == allowance.visits", "surgery.procedure"))
+    assert "type mismatch: surgery.procedure is text, compared with number" in problem["message"]
 
 
 def test_a_wrongly_typed_cell_is_reported_at_its_row(tmp_path, capsys):
     rules = _copy(tmp_path)
     old = "{procedure: total_knee_arthroplasty, label: total knee arthroplasty, body_part: Knee, visits: 24,"
     text = _edit(rules, PSTG, old, old.replace("visits: 24,", "visits: twenty-four,"))
-    code, problems = _validate(capsys, rules)
-    line, col = _position(text, "visits: twenty-four", "visits: twenty-four")
-    assert code == 1
-    assert [(p["code"], int(p["line"]), int(p["col"])) for p in problems] == [("R001", line, col)], problems
-    assert "tables.courses.rows.5.visits" in problems[0]["message"]
+    problem = _only_problem(capsys, rules, "R001", _position(text, "visits: twenty-four", "visits: twenty-four"))
+    assert "tables.courses.rows.5.visits" in problem["message"]
 
 
 def test_a_missing_cell_is_reported_at_its_row(tmp_path, capsys):
@@ -195,26 +197,20 @@ def test_a_misspelt_procedure_in_a_cell_is_reported_at_the_cell(tmp_path, capsys
 def test_the_row_outside_a_table_rule_is_an_error_at_its_position(tmp_path, capsys):
     rules = _copy(tmp_path)
     text = _edit(rules, PM, "require: item.frequency_per_week <= 3", "require: item.frequency_per_week <= allowance.visits")
-    code, problems = _validate(capsys, rules)
-    line, col = _position(text, "require: item.frequency_per_week <= allowance.visits", "allowance.visits")
-    assert code == 1 and [(p["code"], int(p["line"]), int(p["col"])) for p in problems] == [("C006", line, col)], problems
-    assert "allowance.visits reads a table row: only a rule or scope with `table:` has one" in problems[0]["message"]
+    problem = _only_problem(capsys, rules, "C006", _position(text, "require: item.frequency_per_week <= allowance.visits", "allowance.visits"))
+    assert "allowance.visits reads a table row: only a rule or scope with `table:` has one" in problem["message"]
 
 
 def test_an_unknown_table_is_reported_at_the_rule(tmp_path, capsys):
     rules = _copy(tmp_path)
     text = _edit(rules, PSTG, "  - id: pstg.initial-course\n    silence: requirement\n    table: courses\n", "  - id: pstg.initial-course\n    silence: requirement\n    table: coursse\n")
-    code, problems = _validate(capsys, rules)
-    line, col = _position(text, "table: coursse", "table")
-    assert code == 1 and [(p["code"], int(p["line"]), int(p["col"])) for p in problems] == [("R012", line, col)], problems
+    _only_problem(capsys, rules, "R012", _position(text, "table: coursse", "table"))
 
 
 def test_a_row_compared_with_a_literal_is_an_error(tmp_path, capsys):
     rules = _copy(tmp_path)
     text = _edit(rules, PSTG, "when: surgery.procedure == allowance.procedure\n", "when: allowance.visits > 10\n")
-    code, problems = _validate(capsys, rules)
-    line, col = _position(text, "when: allowance.visits > 10", "allowance.visits")
-    assert code == 1 and [(p["code"], int(p["line"]), int(p["col"])) for p in problems] == [("C006", line, col)], problems
+    _only_problem(capsys, rules, "C006", _position(text, "when: allowance.visits > 10", "allowance.visits"))
 
 
 # ---------------------------------------------------------------- one row edited, only what reads it moves

@@ -9,14 +9,17 @@ of an Overturned one). It writes no prose: decide/letter.py does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from engine.checks.rulebase import RuleBase
 from engine.durable.trace import ItemEvents
 from engine.model.determination import RuleOutcome
+from engine.model.enums import Reason
 from engine.model.rules import SILENT_STATUSES
 
 STATUS_ORDER = {"not_met": 0, "not_documented": 1, "met": 2}
-NO_OUTCOME = ("no_finding", "no_edition", "edition_not_encoded", "topic_not_encoded", "not_addressed")
+NO_OUTCOME = tuple(r for r in get_args(Reason) if r not in ("met", "not_met", "not_documented"))
+"""The reasons of "No rule applies" and "Not covered" (model/enums.py Reason: the one list)."""
 """Reason codes of a decision that gives no guideline-based outcome."""
 
 

@@ -47,11 +47,12 @@ def reason_sentence(reason: str, profile, day) -> str:
     """The reason of a non-decision as a sentence, naming the edition of the jurisdiction's history
     in force on the request date where one is (from the profile: prose, not a decision)."""
     text = REASONS[reason]
-    editions = profile.editions_on(day) if profile is not None else []
-    if reason in ("no_finding", "edition_not_encoded", "topic_not_encoded", "not_addressed") and editions:
+    if profile is None or reason not in NO_OUTCOME:  # a decision's reason names no edition
+        return text
+    if reason != "no_edition" and (editions := profile.editions_on(day)):
         notes = {"yes": "", "partly": ", encoded in part", "no": ", not encoded here"}
         text += f" (in force on {day.isoformat()}: {'; '.join(e.name + notes[e.encoded] for e in editions)})"
-    elif reason == "no_edition" and profile is not None and profile.history:
+    elif reason == "no_edition" and profile.history:
         first = min(e.effective.from_ for e in profile.history)
         text += f" (the {profile.jurisdiction} history encoded here starts {first.isoformat()})"
     return text

@@ -659,36 +659,32 @@ def _finish(spec: RulesetSpec) -> None:
 
 def _add_in_force(spec: RulesetSpec, packs: list[Pack], pack_ranks: dict[str, dict[str, int]]) -> None:
     """`in_force` when the request date is in an edition of a pack that the case's jurisdiction
-    ranks: a Texas request in a year only an MTUS edition covers is "Not covered", not "No rule
-    applies". One rule per jurisdiction and merged period (not one per pack), so it fires once an item."""
+    ranks (a Texas request in a year only an MTUS edition covers is not in force for Texas)."""
     for jurisdiction in sorted({j for p in packs for j in pack_ranks[p.pack]}):
-        for start, end in _merged((p.effective.from_, p.effective.to or dt.date.max) for p in packs if jurisdiction in pack_ranks[p.pack]):
-            conj = {Test("request", "date", ">=", start), Test("request", "jurisdiction", "==", jurisdiction)}
-            if end != dt.date.max:
-                conj.add(Test("request", "date", "<=", end))
-            spec.add(f"in_force:{jurisdiction}:{start}", patterns_for(conj), ActionSpec("in_force", pack=f"{jurisdiction}:{start}"))
-
-
-def _merged(periods) -> list[list]:
-    """Periods (start, end or date.max) merged where they touch or overlap."""
-    merged: list[list] = []
-    for start, end in sorted(periods):
-        if merged and (merged[-1][1] == dt.date.max or start <= merged[-1][1] + dt.timedelta(days=1)):
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return merged
+        _add_periods(spec, "in_force", jurisdiction, [p.effective for p in packs if jurisdiction in pack_ranks[p.pack]])
 
 
 def _add_history(spec: RulesetSpec, profiles: dict) -> None:
     """`covered` when the request date is inside the jurisdiction's guideline history (its
     profile's `history`, encoded or not): such an item is never "Not covered"."""
     for jurisdiction, profile in sorted(profiles.items()):
-        for start, end in _merged((e.effective.from_, e.effective.to or dt.date.max) for e in profile.history):
-            conj = {Test("request", "date", ">=", start), Test("request", "jurisdiction", "==", jurisdiction)}
-            if end != dt.date.max:
-                conj.add(Test("request", "date", "<=", end))
-            spec.add(f"history:{jurisdiction}:{start}", patterns_for(conj), ActionSpec("covered", pack=f"{jurisdiction}:{start}"))
+        _add_periods(spec, "covered", jurisdiction, [e.effective for e in profile.history])
+
+
+def _add_periods(spec: RulesetSpec, kind: str, jurisdiction: str, spans: list) -> None:
+    """One rule per merged period of `spans` (Effective), not one per span, so that the mark `kind`
+    fires once an item whose request in `jurisdiction` is dated inside."""
+    periods: list[list] = []
+    for start, end in sorted((e.from_, e.to or dt.date.max) for e in spans):
+        if periods and (periods[-1][1] == dt.date.max or start <= periods[-1][1] + dt.timedelta(days=1)):
+            periods[-1][1] = max(periods[-1][1], end)
+        else:
+            periods.append([start, end])
+    for start, end in periods:
+        conj = {Test("request", "date", ">=", start), Test("request", "jurisdiction", "==", jurisdiction)}
+        if end != dt.date.max:
+            conj.add(Test("request", "date", "<=", end))
+        spec.add(f"{kind}:{jurisdiction}:{start}", patterns_for(conj), ActionSpec(kind, pack=f"{jurisdiction}:{start}"))
 
 
 def _add_encoded(spec: RulesetSpec, packs: list[Pack], pack_ranks: dict[str, dict[str, int]]) -> None:
