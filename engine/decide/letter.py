@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from functools import lru_cache
 
-from jinja2 import Environment, meta
 
 from engine.checks.rulebase import RuleBase
 from engine.decide.aggregate import NO_OUTCOME, ItemOutcome
 from engine.facts.build import CaseFacts
 from engine.facts.schema import label
-from engine.language.templates import FactView, render
+from engine.language.templates import FactView, names_read, render
 from engine.model.case import Case
 from engine.model.determination import Citation, Determination, ItemDetermination, Review
 from engine.words import counted, plural, spoken_list, whole
@@ -129,7 +127,7 @@ class Letter:
             rule, pack = parsed.rule, parsed.pack
             subjects = [s.replace("_", " ") for s in shown.subjects]
             if self.rationale:
-                view = context.views(_template_names(getattr(rule.rationale, shown.status, None) or ""))
+                view = context.views(names_read(getattr(rule.rationale, shown.status, None) or ""))
                 view.update(rule={"id": rule.id, "title": rule.title, "section": rule.section, "pages": rule.pages},
                             allowance=(rule.allowance.model_dump() if rule.allowance else {}),
                             subject=spoken_list(subjects), subjects=subjects)
@@ -175,16 +173,6 @@ class _LazyViews:
                         view[name] = whole(value)
                 self._views[entity] = view
         return {entity: self._views[entity] for entity in names if entity in self._views}
-
-
-_PARSER = Environment()
-
-
-@lru_cache(maxsize=None)
-def _template_names(text: str) -> frozenset:
-    """Top-level names a rationale template reads, found from its syntax tree once, when first
-    rendered (parsing every rule's up front was a tenth of a second of each start)."""
-    return frozenset(meta.find_undeclared_variables(_PARSER.parse(text)))
 
 
 # ---------------------------------------------------------------- the letter as text or JSON

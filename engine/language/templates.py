@@ -406,6 +406,19 @@ def render_constant(text: str, context: dict[str, dict]) -> str:
     return render(_compiled(text), context) if is_template(text) else text
 
 
+@lru_cache(maxsize=None)
+def names_read(text: str) -> frozenset[str]:
+    """The top-level names a template reads (`{{ item.visits }}` -> {"item"}), found from its syntax
+    tree when first asked (the letter builds views only of these)."""
+    if not is_template(text):
+        return frozenset()
+    try:
+        tree = _parsed(text)
+    except TemplateSyntaxError:
+        return frozenset()
+    return frozenset(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load")
+
+
 @lru_cache(maxsize=4096)
 def attributes_read(text: str, name: str) -> frozenset[str]:
     """The fields of `name` a template reads (`{{ allowance.visits }}` -> {"visits"})."""
