@@ -101,7 +101,9 @@ def _print_decision_mismatch(m, head: str) -> None:
 def cmd_test(args) -> int:
     """Run every case with an `expected:` block; each mismatch with the rules that fired, and each
     failed rule expectation naming its rule; golden rationale text where a golden file exists;
-    counts, and for the whole corpus the rules that fired in no case. An invalid case file is
+    counts, and for the whole corpus the rules that fired in no case; the agreement table of the
+    cases written from real decisions, where a disagreement the case does not explain (or an
+    explanation that is stale) fails like a mismatch. An invalid case file is
     reported (stderr) and the others still run: exit 2 if any was invalid, else 1 on a mismatch.
     With --mutate: the mutation run instead (cmd_mutate)."""
     if args.mutate:
@@ -128,6 +130,11 @@ def cmd_test(args) -> int:
           + (f", {plural(run.invalid_files, 'invalid case file')}" if run.invalid_files else "")
           + (f", {plural(run.empty_folders, 'folder')} without case files" if run.empty_folders else "")
           + f"; {plural(run.rule_checks, 'rule expectation')} checked" + (f" ({run.rule_failed} failed)" if run.rule_failed else ""))
+    if run.agreement.rows:
+        print(run.agreement.text())
+    agreement_problems = run.agreement.problems()
+    for line in agreement_problems:
+        print(f"UNEXPLAINED {line}")
     total, never = len(run.rules), run.never_fired
     if args.paths:  # a few cases leave most rules unfired: listing them would be noise
         print(f"rule coverage: {total - len(never)} of {plural(total, 'rule')} fired")
@@ -138,7 +145,7 @@ def cmd_test(args) -> int:
         print(f"rule coverage: all {plural(total, 'rule')} fired in some case")
     if run.invalid_files or run.empty_folders:
         return EXIT_INPUT
-    return EXIT_FAILED if run.failed or run.golden_diffs else EXIT_OK
+    return EXIT_FAILED if run.failed or run.golden_diffs or agreement_problems else EXIT_OK
 
 
 def cmd_mutate(args) -> int:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from engine.model.icd10 import normalise_icd10
+from engine.model.source import Source
 from engine.model.enums import ND, NOT_DOCUMENTED, Decision, Form, ItemType, Jurisdiction, Reason, Region  # noqa: F401 (re-exported)
 
 Tri = Union[bool, ND]
@@ -291,6 +292,9 @@ class Case(Closed):
     expected: dict[str, Expectation] | None = None
     """Expected decisions by item id, each a decision or the long form naming the rules it rests
     on (ItemExpectation): for regression tests only; the engine never reads it."""
+    source: Source | None = None
+    """The published decision the case was written from, with the real outcome per item: `imr test`
+    reports agreement with it (engine.tools.agreement); the engine never reads it."""
 
     _dates = field_validator("request_date")(_check_date)
 
@@ -320,6 +324,10 @@ class Case(Closed):
             unknown = sorted(set(self.expected) - set(ids))
             if unknown:
                 raise ValueError(f"expected names items that are not requested: {', '.join(unknown)}")
+        if self.source:
+            unknown = sorted(set(self.source.items) - set(ids))
+            if unknown:
+                raise ValueError(f"source.items names items that are not requested: {', '.join(unknown)}")
         return self
 
     def expectations(self) -> dict[str, ItemExpectation]:

@@ -8,7 +8,9 @@ every rule it names are as expected.
 Returns data (a CaseRun) for the command line to print: each mismatch with the item's
 determination and the rule it names, golden-text differences, counts, and which rules fired in
 no case. An invalid case file (including an expectation naming a rule the rule base does not
-have) is recorded with its diagnostics and the others still run.
+have) is recorded with its diagnostics and the others still run. A case written from a real
+decision (`source:`) is decided even without `expected:`; its items go to the agreement table
+(engine.tools.agreement).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from engine.checks.cases import load_checked_case
 from engine.load.cases import case_files, empty_folder, missing_path
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.tools import golden
+from engine.tools.agreement import Agreement, rows_for
 from engine.tools.diff import governing_rules
 
 
@@ -104,6 +107,8 @@ class CaseRun:
     golden_changes: dict[str, int] = field(default_factory=lambda: {"rewritten": 0, "created": 0})
     fired_rules: set[str] = field(default_factory=set)
     rules: list[str] = field(default_factory=list)
+    agreement: Agreement = field(default_factory=Agreement)
+    """The items of cases written from real decisions (`source:`), the engine beside the reviewer."""
 
     @property
     def never_fired(self) -> list[str]:
@@ -133,11 +138,12 @@ def run_cases(engine, paths: list[Path], update_golden: bool = False) -> CaseRun
             run.invalid_files += 1
             run.invalid.extend(exc.diagnostics)
             continue
-        if not case.expected:
+        if not case.expected and not case.source:
             run.skipped += 1
             continue
         expectations = case.expectations()
         determination = engine.decide(case)
+        run.agreement.rows.extend(rows_for(path, case, determination))
         for item in determination.items:
             run.fired_rules.update(r.rule for r in item.rules)
             want = expectations.get(item.item_id)
