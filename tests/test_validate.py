@@ -92,11 +92,16 @@ def test_one_edited_pack_file_outside_a_rules_folder(tmp_path):
     assert "visits_totl" in line
 
 
-def test_a_folder_of_packs_alone_borrows_the_project_vocabulary(tmp_path):
+def test_a_folder_of_packs_alone_is_checked_as_a_layer_over_the_project_rules(tmp_path):
+    """Packs kept outside the project (licensed content) use its vocabulary and profiles, and are
+    checked beside its packs: a copy of a shipped pack is a duplicate, not a second valid pack."""
     (tmp_path / "packs").mkdir()
     shutil.copy(ROOT / "guideline_rules" / "packs" / "odg-neck-physical-therapy.yaml", tmp_path / "packs")
     rules, _, problems = validate_paths([str(tmp_path)])
-    assert rules > 0 and problems == []
+    assert rules > 0 and [p.code for p in problems] == ["L003"]
+    (tmp_path / "packs" / "odg-neck-physical-therapy.yaml").rename(tmp_path / "packs" / "neck-copy.yaml")
+    _, _, problems = validate_paths([str(tmp_path)])
+    assert "R002" in {p.code for p in problems} and all(p.path.startswith(str(tmp_path)) for p in problems)
 
 
 def test_unknown_values_in_a_case_are_warnings(tmp_path, capsys):

@@ -60,7 +60,7 @@ def cmd_validate(args) -> int:
     can match) are shown but do not fail the run; the exit code is the same in every format."""
     from engine.tools.validate import validate_paths  # start-up cost
 
-    rules, cases, problems = validate_paths(args.paths or _defaults())
+    rules, cases, problems = validate_paths(args.paths or _defaults(), getattr(args, "rules", None))
     fmt = getattr(args, "format", "text")
     if fmt in ("json", "sarif"):  # one document on standard output; the summary line stays on stderr
         from engine.tools.report import render_json, render_sarif  # start-up cost: only for these formats
@@ -289,12 +289,14 @@ def cmd_diff(args) -> int:
     from engine.decide.pipeline import Engine  # start-up cost
     from engine.load.paths import DEFAULT_CASES
     from engine.tools.diff import impact, render_json, render_text, repository, rules_folder
+    from engine.tools.validate import folder_location
 
     repo = repository(args.repo)
     with tempfile.TemporaryDirectory(prefix="imr-diff-") as scratch:
         base_dir = rules_folder(args.base, repo, args.rules_path, Path(scratch))
         head_dir = rules_folder(args.head, repo, args.rules_path, Path(scratch))
-        base_engine, head_engine = Engine(base_dir), Engine(head_dir)
+        # a folder of packs only (licensed packs kept in a repository of their own) is compared as a layer over the shipped rules
+        base_engine, head_engine = Engine(folder_location(base_dir, args.rules)), Engine(folder_location(head_dir, args.rules))
         result = impact(base_engine, head_engine, args.cases or [repo / "cases" if (repo / "cases").is_dir() else DEFAULT_CASES],
                         args.base, args.head or "working tree")
     sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))

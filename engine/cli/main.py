@@ -162,7 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("codes", help="every diagnostic code with its one-line meaning")
     p.set_defaults(func=commands.cmd_codes)
+    _add_layers(sub)
     return parser
+
+
+def _add_layers(sub) -> None:
+    """`--layer DIR` on every command that reads rules (those with `--rules`, validate and diff)."""
+    for name, p in sub.choices.items():
+        if name in ("validate", "diff") or any("--rules" in a.option_strings for a in p._actions):
+            p.add_argument("--layer", action="append", default=[], metavar="DIR",
+                           help="a rules folder of packs (and profiles) layered over the base rules, e.g. licensed "
+                                "guideline packs kept outside the project (repeatable; also IMR_RULE_LAYERS)")
 
 
 class Printable:
@@ -197,6 +207,10 @@ def signal_number(exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(args, "layer"):  # one place turns --rules, --layer and IMR_RULE_LAYERS into where the rules are
+        from engine.load.paths import locate
+
+        args.rules = locate(getattr(args, "rules", None), args.layer)
     stdout = sys.stdout
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

@@ -41,6 +41,9 @@ NOT_COUNTED = {
 """What the letter says of an outcome the rule's `silence:` keeps from counting (aggregate.neutral)."""
 
 
+LICENSED = " (licensed content: its criteria are not shipped with the engine; a licensee adds them as a layered rules folder)"
+
+
 def reason_sentence(reason: str, profile, day) -> str:
     """The reason of a non-decision as a sentence, naming the edition of the jurisdiction's history
     in force on the request date where one is (from the profile: prose, not a decision)."""
@@ -49,7 +52,7 @@ def reason_sentence(reason: str, profile, day) -> str:
         return text
     if reason != "no_edition" and (editions := profile.editions_on(day)):
         notes = {"yes": "", "partly": ", encoded in part", "no": ", not encoded here"}
-        text += f" (in force on {day.isoformat()}: {'; '.join(e.name + notes[e.encoded] for e in editions)})"
+        text += f" (in force on {day.isoformat()}: {'; '.join(e.name + notes[e.encoded] + LICENSED * e.licensed for e in editions)})"
     elif reason == "no_edition" and profile.history:
         first = min(e.effective.from_ for e in profile.history)
         text += f" (the {profile.jurisdiction} history encoded here starts {first.isoformat()})"

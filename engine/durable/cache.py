@@ -41,7 +41,7 @@ from pathlib import Path
 from engine.checks.rulebase import RuleBase, load_rule_base
 from engine.durable.compile import CompiledRules, compile_rules
 from engine.load.files import read_bounded
-from engine.load.paths import DEFAULT_RULES
+from engine.load.paths import RulesLocation, locate
 from engine.load.rules_folder import yaml_files
 from engine.load.yaml_source import MAX_BYTES
 from engine.model.diagnostics import InputError
@@ -81,15 +81,17 @@ def engine_version() -> str:
     return digest.hexdigest()
 
 
-def rules_key(root: Path) -> str | None:
-    """The key of a rules folder's entry, or None when one of its files cannot be read within its
-    limits (then the loader says why, and nothing is cached)."""
-    digest = hashlib.sha256(FORMAT + b"\0" + engine_version().encode() + b"\0" + os.fsencode(str(root)) + b"\0")
+def rules_key(root: Path | RulesLocation) -> str | None:
+    """The key of a rules folder's entry (with the folders layered over it), or None when one of
+    its files cannot be read within its limits (then the loader says why, and nothing is cached)."""
+    where = locate(root)
+    digest = hashlib.sha256(FORMAT + b"\0" + engine_version().encode() + b"\0")
     try:
-        for folder in FOLDERS:
-            where = root / folder
-            for path in yaml_files(where):  # the very files the loader reads (.yaml and .yml)
-                digest.update(f"{folder}/{path.name}".encode() + b"\0" + read_bounded(path, MAX_BYTES) + b"\0")
+        for top in where.folders():
+            digest.update(b"folder\0" + os.fsencode(str(top)) + b"\0")
+            for folder in FOLDERS:
+                for path in yaml_files(top / folder):  # the very files the loader reads (.yaml and .yml)
+                    digest.update(f"{folder}/{path.name}".encode() + b"\0" + read_bounded(path, MAX_BYTES) + b"\0")
     except (InputError, OSError, ValueError):
         return None
     return digest.hexdigest()
@@ -176,10 +178,11 @@ def _prune(folder: Path) -> None:
             pass
 
 
-def cached_rules(root: str | Path | None = None) -> tuple[RuleBase, CompiledRules]:
-    """The checked and compiled rules of a folder (the project's by default): from the cache when
-    an entry for its exact files and this engine is there, else loaded, checked, compiled and stored."""
-    root = Path(root) if root is not None else DEFAULT_RULES
+def cached_rules(root: str | Path | RulesLocation | None = None) -> tuple[RuleBase, CompiledRules]:
+    """The checked and compiled rules of a folder (the project's by default) and its layers: from
+    the cache when an entry for their exact files and this engine is there, else loaded, checked,
+    compiled and stored."""
+    root = locate(root)
     key = rules_key(root) if cache_dir() is not None else None
     if key is not None and (hit := read(key)) is not None:
         return hit

@@ -5,6 +5,10 @@ Layout of a rules folder (guideline_rules/ by default):
     profiles/*.yaml     a jurisdiction's search sequence (which guideline governs, in what order)
     vocabulary/*.yaml   diagnosis groups, drugs, services, procedures
 
+Folders layered over it (load.paths.RulesLocation: `--layer`, IMR_RULE_LAYERS) add their packs/
+and profiles/; the meaning checks then see one rule base (a pack or rule id used twice is R002 or
+R003 wherever the two live), and the search sequence chooses among all the packs.
+
 Loading checks the schema of every file and collects every problem before raising, so one run
 shows them all. Meaning checks (conditions, templates, dates) are validate.py's job.
 """
@@ -24,7 +28,7 @@ from engine.load.vocabulary import load_vocabulary
 from engine.model.vocabulary import Vocabulary
 from engine.load.yaml_source import Source, load_file
 
-from engine.load.paths import DEFAULT_RULES  # noqa: E402 (the one definition)
+from engine.load.paths import DEFAULT_RULES, RulesLocation, locate  # noqa: E402 (the one definition)
 
 
 @dataclass
@@ -41,6 +45,7 @@ class LoadedPack:
 @dataclass
 class RuleFiles:
     root: Path
+    """The base rules folder (its vocabulary, and the folder diagnostics about the whole base name)."""
     packs: list[LoadedPack]
     profiles: dict[str, Profile]
     vocabulary: Vocabulary
@@ -76,15 +81,23 @@ def _salvage(source: Source) -> LoadedPack | None:
     return LoadedPack(pack, source, keep)
 
 
-def load_rule_files(root: str | Path | None = None, lenient: bool = False, replace: dict | None = None) -> RuleFiles:
-    """Load a rules folder. `lenient` (for `imr validate`): return what loaded plus `problems`
-    instead of raising, keeping a pack's valid rules; `replace` maps a pack file name to another
-    file to read in its place (validating one edited pack against the rest of the folder)."""
-    root = Path(root) if root is not None else DEFAULT_RULES
+def load_rule_files(root: str | Path | RulesLocation | None = None, lenient: bool = False, replace: dict | None = None) -> RuleFiles:
+    """Load a rules folder and the folders layered over it. `lenient` (for `imr validate`): return
+    what loaded plus `problems` instead of raising, keeping a pack's valid rules; `replace` maps a
+    pack file name to another file to read in its place (validating one edited pack against the
+    rest of the folder)."""
+    where = locate(root)
+    root = where.base
     replace = replace or {}
     problems: list[Diagnostic] = []
-    if not (root / "packs").is_dir():
-        raise InputError([Diagnostic(str(root), 1, 1, "L001", "not a rules folder: no packs/ inside")])
+    for folder in where.folders():
+        if not (folder / "packs").is_dir():
+            raise InputError([Diagnostic(str(folder), 1, 1, "L001", "not a rules folder: no packs/ inside")])
+    for layer in where.layers:
+        if (layer / "vocabulary").is_dir():
+            problems.append(Diagnostic(str(layer / "vocabulary"), 1, 1, "L002",
+                                       "a layered rules folder adds packs and profiles only; the vocabulary is the base folder's "
+                                       f"({root / 'vocabulary'}): move these entries there or drop the folder"))
     digest = hashlib.sha256()
     # a lenient load (validate) of a folder holding only packs/ borrows the project's vocabulary and profiles
     vocab_root = root if (root / "vocabulary").is_dir() or not lenient else DEFAULT_RULES
@@ -98,7 +111,17 @@ def load_rule_files(root: str | Path | None = None, lenient: bool = False, repla
     packs: list[LoadedPack] = []
     pack_files = {p.name: p for p in yaml_files(root / "packs")}
     pack_files.update({name: Path(other) for name, other in replace.items()})
-    for _, path in sorted(pack_files.items()):
+    layered: list[Path] = []
+    for layer in where.layers:
+        for path in yaml_files(layer / "packs"):
+            if path.name in pack_files:
+                problems.append(Diagnostic(str(path), 1, 1, "L003", f"a pack file of this name is already read from {pack_files[path.name]}: "
+                                           "rename one (a layer adds packs; it does not replace files)"))
+                continue
+            pack_files[path.name] = path
+            layered.append(path)
+    base_files = [path for name, path in sorted(pack_files.items()) if path not in layered]
+    for path in base_files + layered:  # the base's packs, then each layer's, in order
         try:
             source = load_file(path)  # kind and size checked before reading (a FIFO, a huge file)
         except InputError as exc:
@@ -113,13 +136,14 @@ def load_rule_files(root: str | Path | None = None, lenient: bool = False, repla
 
     profiles: dict[str, Profile] = {}
     profile_sources: dict[str, Source] = {}
-    for path in yaml_files(profile_root / "profiles"):
+    for path in [*yaml_files(profile_root / "profiles"), *(p for layer in where.layers for p in yaml_files(layer / "profiles"))]:
         profile, source = load_model(path, Profile, "P001", problems)
         if profile is None:
             continue
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
         if profile.jurisdiction in profiles:
-            problems.append(source.diagnostic(("jurisdiction",), "P002", f"a second profile for jurisdiction {profile.jurisdiction}"))
+            problems.append(source.diagnostic(("jurisdiction",), "P002", f"a second profile for jurisdiction {profile.jurisdiction} "
+                                              f"(first in {profile_sources[profile.jurisdiction].path})"))
         profiles[profile.jurisdiction] = profile
         profile_sources[profile.jurisdiction] = source
     if not profiles:

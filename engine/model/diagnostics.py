@@ -47,6 +47,8 @@ CODES: dict[str, str] = {
     "Y009": "a file that failed to load in an unexpected way (reported as that file's problem)",
     # L, R, P, V: rules folders, rule packs, profiles, vocabulary (schema and meaning)
     "L001": "not a rules folder (no packs/ inside)",
+    "L002": "a layered rules folder holds vocabulary/ (a layer adds packs and profiles; the vocabulary is the base folder's)",
+    "L003": "a layered pack file has the same name as one in an earlier folder",
     "R001": "a rule pack that does not match the pack schema",
     "R002": "a pack id used twice",
     "R003": "a rule id used twice",

@@ -314,6 +314,9 @@ class HistoryEdition(Closed):
     effective: Effective
     encoded: Literal["yes", "partly", "no"]
     """Whether this rule base holds its criteria: "no" for a licensed edition not encoded."""
+    licensed: bool = False
+    """Its text is licensed (the ACOEM-based MTUS, current ODG): the engine ships only what is public,
+    and a licensee adds the criteria as packs in a layered rules folder (`--layer`)."""
     source: Text
     """Where the dates come from (a regulation, an agency page)."""
 

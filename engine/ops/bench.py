@@ -231,25 +231,27 @@ def _summary(runs: list[dict]) -> dict:
             "exit": sorted({r["exit"] for r in runs})[0] if len({r["exit"] for r in runs}) == 1 else sorted({r["exit"] for r in runs})}
 
 
-def start_up(rules: str | None = None, rounds: int = 3, out=None) -> dict:
+def start_up(rules=None, rounds: int = 3, out=None) -> dict:
     """Fresh-process start-up figures (module docstring): decide the seed with a cold and a warm
     rules cache, validate and test the whole project. The cache is a temporary folder of its own (the
     user's is left alone); bytecode is cached as for any install (PYTHONDONTWRITEBYTECODE is not passed
     on). `out`, if given, gets a progress line per command."""
     import engine  # start-up cost: none (loaded); where the engine runs from, for the children
-    from engine.load.paths import DEFAULT_CASES, DEFAULT_RULES
+    from engine.load.paths import DEFAULT_CASES, DEFAULT_RULES, LAYERS_ENV, locate
 
     root = Path(engine.__file__).resolve().parents[1]  # the checkout (or site-packages): `-m engine` imports this engine
     seed = DEFAULT_CASES / SEED
     if not seed.is_file():
         return {"skipped": f"no case corpus at {DEFAULT_CASES} (start-up figures need the checkout)"}
-    rules_args = ["--rules", str(rules)] if rules else []
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "IMR_NO_CACHE")}
+    where = locate(rules)
+    layer_args = [a for layer in where.layers for a in ("--layer", str(layer))]
+    rules_args = ([] if where.base == DEFAULT_RULES else ["--rules", str(where.base)]) + layer_args
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "IMR_NO_CACHE", LAYERS_ENV)}  # layers passed as arguments
     figures: dict = {"seed": str(seed), "rounds": rounds, "python": sys.executable}
     commands = {
         "decide_cold_cache": (["decide", str(seed), *rules_args], True),
         "decide_warm_cache": (["decide", str(seed), *rules_args], False),
-        "validate": (["validate", str(Path(rules) if rules else DEFAULT_RULES), str(DEFAULT_CASES)], False),
+        "validate": (["validate", str(where.base), str(DEFAULT_CASES), *layer_args], False),
         "test_cold_cache": (["test", str(DEFAULT_CASES), *rules_args], True),
         "test_warm_cache": (["test", str(DEFAULT_CASES), *rules_args], False),
     }

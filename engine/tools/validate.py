@@ -16,7 +16,7 @@ from engine.checks.text import control_warnings
 from engine.durable.compile import compile_rules
 from engine.load.cases import case_files, empty_folder, missing_path
 from engine.load.files import read_bounded
-from engine.load.paths import DEFAULT_RULES
+from engine.load.paths import DEFAULT_RULES, RulesLocation, locate
 from engine.load.rules_folder import load_rule_files
 from engine.load.yaml_source import MAX_BYTES, load_failure
 from engine.model.diagnostics import Diagnostic, InputError
@@ -25,6 +25,16 @@ from engine.load.vocabulary import load_vocabulary
 
 def _is_rules_folder(path) -> bool:
     return path.is_dir() and (path / "packs").is_dir()
+
+
+def folder_location(folder: Path, rules: RulesLocation | None = None) -> RulesLocation:
+    """How a rules folder given to validate (or diff) is read: one with a vocabulary/ is a base
+    (with the layers given); one of packs (and profiles) only is a layer over the base rules, as
+    `--layer` would read it, so its packs are checked beside the shipped ones."""
+    rules = rules or locate()
+    if (folder / "vocabulary").is_dir():
+        return RulesLocation(folder, rules.layers)
+    return RulesLocation(rules.base, (*(layer for layer in rules.layers if layer != folder), folder))
 
 
 def _is_pack_file(path) -> bool:
@@ -81,7 +91,7 @@ def check_pack_file(path) -> tuple[int, list[Diagnostic]]:
     return count, [p for p in problems if p.path == mine or mine in p.message]
 
 
-def _rule_ids(folders: list[Path]):
+def _rule_ids(folders: list[RulesLocation]):
     """The rule ids case expectations may name, from the rules folders being validated (else the
     project's), and the diagnosis groups each topic's rules read (for W005), both loaded on first
     use only; None when a folder does not load (reported on its own)."""
@@ -90,7 +100,7 @@ def _rule_ids(folders: list[Path]):
     def load():
         if not found:
             try:
-                bases = [load_rule_base(root) for root in folders or [DEFAULT_RULES]]
+                bases = [load_rule_base(root) for root in folders or [locate()]]
                 groups: dict = {}
                 for base in bases:
                     groups.update(topic_groups(base))
@@ -108,18 +118,23 @@ def _rule_ids(folders: list[Path]):
     return ids, topics
 
 
-def validate_paths(paths) -> tuple[int, int, list[Diagnostic]]:
-    """Rules folders, pack files and case files (or folders of them) in one run: (rules, cases, problems)."""
+def validate_paths(paths, where: RulesLocation | None = None) -> tuple[int, int, list[Diagnostic]]:
+    """Rules folders, pack files and case files (or folders of them) in one run: (rules, cases,
+    problems). `where`: the base rules and layers (`--layer`) that folders of packs only are
+    layered over, and that cases are checked against when no rules folder is given."""
     problems: list[Diagnostic] = []
     rules = cases = 0
     case_paths = []
-    folders = [p for p in map(Path, paths) if p.exists() and _is_rules_folder(p)]
+    where = where or locate()
+    folders = [folder_location(p, where) for p in map(Path, paths) if p.exists() and _is_rules_folder(p)]
+    if not folders and where.layers:
+        folders = [where]
     for path in map(Path, paths):
         try:
             if not path.exists():
                 problems.append(missing_path(path))
             elif _is_rules_folder(path):
-                n, found = check_rules_folder(path)
+                n, found = check_rules_folder(folder_location(path, where))
                 rules += n
                 problems.extend(found)
             elif path.is_file() and _is_pack_file(path):
