@@ -94,3 +94,27 @@ def test_docs_and_diff_read_a_layer(tmp_path, capsys):
 def test_the_cache_key_covers_the_layers():
     base = RulesLocation(ROOT / "guideline_rules")
     assert rules_key(base) != rules_key(RulesLocation(base.base, (LAYER,)))
+
+
+def test_a_new_jurisdiction_is_data_a_profile_and_a_pack(tmp_path, capsys):
+    """No code names the jurisdictions or guideline families: a layer with a profile for `ZZ`
+    ranking its own guideline, and one pack of it, decides a `ZZ` case."""
+    layer = tmp_path / "zz"
+    (layer / "packs").mkdir(parents=True)
+    (layer / "profiles").mkdir()
+    profile = (ROOT / "guideline_rules/profiles/texas.yaml").read_text()
+    profile = profile.replace("jurisdiction: TX", "jurisdiction: ZZ").replace("  - guideline: ODG\n    label: ODG", "  - guideline: ZZ-TP\n    label: ZZ treatment parameters")
+    (layer / "profiles" / "zz.yaml").write_text(profile)
+    pack = (LAYER / "packs/odg-current-low-back-pt.example.yaml").read_text()
+    pack = (pack.replace("guideline: ODG", "guideline: ZZ-TP").replace('request.jurisdiction == "TX"', 'request.jurisdiction == "ZZ"')
+            .replace("pack: licensed-example-odg-low-back-pt", "pack: zz-low-back").replace("example.odg.", "zz.").replace("2019-01-01", "2007-05-01"))
+    (layer / "packs" / "zz-low-back.yaml").write_text(pack)
+    case = (LAYER / "cases/04_tx_odg_example_not_improving.yaml").read_text()
+    case = case.replace("jurisdiction: TX", "jurisdiction: ZZ").replace("example.odg.", "zz.").replace("$schema=../../../schema", f"$schema={ROOT}/schema")
+    (tmp_path / "zz.yaml").write_text(case)
+    code, out, _ = run(capsys, "test", "--layer", str(layer), str(tmp_path / "zz.yaml"))
+    assert code == 0 and "1 passed, 0 failed" in out
+    bad = pack.replace('request.jurisdiction == "ZZ"', 'request.jurisdiction == "ZY"')
+    (layer / "packs" / "zz-low-back.yaml").write_text(bad)
+    code, out, _ = run(capsys, "validate", "--layer", str(layer))
+    assert code == 1 and "'ZY'" in out

@@ -174,7 +174,7 @@ def build_rule_base(files: RuleFiles) -> RuleBase:
     problems: list[Diagnostic] = []
     fields = fact_fields(files.vocabulary)
     labels = {r.label for lp in files.packs for r in lp.pack.rules if r.label}
-    values = allowed_values(files.vocabulary, labels)
+    values = allowed_values(files.vocabulary, labels, set(files.profiles))
     rules: list[ParsedRule] = []
     scopes: dict[str, list[ParsedScope]] = {}
     expanded: dict[str, Pack] = {}
@@ -193,7 +193,7 @@ def build_rule_base(files: RuleFiles) -> RuleBase:
         if pack.pack in seen_packs:
             problems.append(source.diagnostic(("pack",), "R002", f"pack id '{pack.pack}' also used in {seen_packs[pack.pack].path}"))
         seen_packs[pack.pack] = source
-        if pack.guideline == "MTUS" and not any(p.rank_of(pack) for p in files.profiles.values()):
+        if not any(p.rank_of(pack) for p in files.profiles.values()):
             problems.append(source.diagnostic(("guideline",), "R011", "no jurisdiction profile ranks this pack; it can never govern"))
         tables = _table_rows(pack, source, fields, values, problems)
         constants = {TABLES: {name: summary([r.values for r in rows]) for name, rows in tables.items()}} if tables else {}

@@ -19,7 +19,7 @@ import typing
 from dataclasses import dataclass
 
 from engine.model.case import ClinicalFindings, InjuredWorker, MedicationItem, ProcedureItem, TherapyItem
-from engine.model.enums import FORMS, ITEM_TYPES, JURISDICTIONS, NOT_DOCUMENTED, PM_GROUPS, REGIONS, STATUSES, choices
+from engine.model.enums import FORMS, ITEM_TYPES, NOT_DOCUMENTED, PM_GROUPS, REGIONS, STATUSES, choices
 from engine.model.vocabulary import Vocabulary
 
 CASE_ENTITIES = ("request", "patient", "clinical", "meds")
@@ -112,7 +112,7 @@ def _f(kind: str, label: str, always: bool = False, values: tuple = ()) -> FactF
 DERIVED: dict[str, dict[str, FactField]] = {
     "request": {
         "date": _f("date", "the request date", True),
-        "jurisdiction": _f("text", "the jurisdiction", True, JURISDICTIONS),
+        "jurisdiction": _f("text", "the jurisdiction", True),  # its values: the loaded profiles' codes (allowed_values)
     },
     "patient": {
         "months_since_injury": _f("number", "the date of injury"),
@@ -229,8 +229,9 @@ def always_present(entity: str, name: str) -> bool:
     return f.always
 
 
-def allowed_values(vocab: Vocabulary, labels: set[str]) -> dict[str, set]:
-    """Known values of text fields, so a misspelt value in a condition is caught at validation."""
+def allowed_values(vocab: Vocabulary, labels: set[str], jurisdictions: set[str]) -> dict[str, set]:
+    """Known values of text fields, so a misspelt value in a condition is caught at validation
+    (`jurisdictions`: the codes of the loaded profiles)."""
     topics = {s.topic for s in vocab.services.services.values()} | set(vocab.services.medication_topics.forms.values()) | set(vocab.services.medication_topics.classes.values())
     out = {f"{entity}.{name}": set(f.values) for entity, fs in SCHEMA.items() for name, f in fs.items() if f.type == "text" and f.values}
     out.update({
@@ -245,6 +246,7 @@ def allowed_values(vocab: Vocabulary, labels: set[str]) -> dict[str, set]:
         "ingredient.drug_class": set(vocab.drugs.classes),
         "ingredient.subclass": {d.subclass for d in vocab.drugs.drugs.values() if d.subclass},
         "finding.label": labels,
+        "request.jurisdiction": jurisdictions,
     })
     return out
 

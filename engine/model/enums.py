@@ -3,7 +3,9 @@ from here, so adding a region or a form is one edit."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field
 
 NOT_DOCUMENTED = "not documented"
 """The value of a fact the record is silent about (never false: unknown is not false)."""
@@ -19,8 +21,13 @@ not_documented; of "No rule applies", no_finding (addressed, no criterion conclu
 edition_not_encoded (the edition in force is not encoded for the topic), topic_not_encoded (no pack
 of the jurisdiction for the topic), not_addressed (no pack in force addresses the item); of "Not
 covered", no_edition (outside the jurisdiction's guideline history)."""
-Jurisdiction = Literal["CA", "TX"]
-Guideline = Literal["MTUS", "ODG", "ACOEM"]
+Jurisdiction = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+"""A jurisdiction's two-letter code. Open, not a closed list: a jurisdiction is whatever a profile
+(guideline_rules/profiles/) declares, so adding one is data (a profile and its packs), and the
+values a rule condition may compare `request.jurisdiction` with are the loaded profiles' codes."""
+Guideline = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9-]{1,23}$")]
+"""A guideline family as profiles rank it and packs name it ("MTUS", "ODG", "MN-TP"): open for the
+same reason; a pack whose guideline no profile ranks can never govern (R011)."""
 Status = Literal["met", "not_met", "not_documented"]
 """A criterion's outcome for one item."""
 Topic = Literal["physical_medicine", "manual_therapy", "acupuncture", "restoration_programs", "behavioral", "injections", "devices",
@@ -37,7 +44,6 @@ REGIONS: tuple[str, ...] = get_args(Region)
 ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
 FORMS: tuple[str, ...] = get_args(Form)
 DECISIONS: tuple[str, ...] = get_args(Decision)
-JURISDICTIONS: tuple[str, ...] = get_args(Jurisdiction)
 STATUSES: tuple[str, ...] = get_args(Status)
 TOPICS: tuple[str, ...] = get_args(Topic)
 PM_GROUPS: tuple[str, ...] = get_args(PmGroup)
