@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if hasattr(args, "layer"):  # one place turns --rules, --layer and IMR_RULE_LAYERS into where the rules are
-        from engine.load.paths import locate
+        from engine.load.paths import locate  # start-up cost: only for commands that read rules
 
         args.rules = locate(getattr(args, "rules", None), args.layer)
     stdout = sys.stdout
