@@ -472,3 +472,47 @@ def cmd_codes(args) -> int:
     for code, title in CODES.items():
         print(f"{code}  {title}")
     return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    """`imr serve`: the API on 127.0.0.1 by default; a first admin token is printed once."""
+    from engine.service.app import Settings  # start-up cost: only for serve
+    from engine.service.run import serve
+
+    settings = Settings(db=args.db, credentials=args.credentials, store_cases=args.store_cases, rules=args.rules)
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
+
+
+def cmd_token(args) -> int:
+    from engine.service.auth import Credentials  # start-up cost: only for token
+
+    creds = Credentials.load(args.credentials)
+    if args.password:
+        password = sys.stdin.readline().rstrip("\n")
+        try:
+            creds.add_password(args.name, args.role, password)
+        except ValueError as exc:
+            raise InputError([Diagnostic("<stdin>", 1, 1, "E009", str(exc))]) from None
+        creds.save()
+        print(f"login for {args.name} ({args.role}) stored hashed in {args.credentials}")
+        return EXIT_OK
+    token = creds.add_token(args.name, args.role)
+    creds.save()
+    print(f"token for {args.name} ({args.role}; shown once, stored hashed in {args.credentials}): {token}")
+    return EXIT_OK
+
+
+def cmd_replay(args) -> int:
+    """Exit 0 when no logged decision moves, 1 when some do (each printed)."""
+    from engine.service.replay import replay  # start-up cost: only for replay
+
+    try:
+        result = replay(args.db, current=args.rules if args.current else None)
+    except LookupError as exc:
+        raise InputError([Diagnostic(args.db, 1, 1, "E010", str(exc))]) from None
+    for m in result.moved:
+        print(f"MOVED {m.decision_id} item {m.item_id}: logged {m.logged}, now {m.now}")
+    print(f"replayed {plural(result.replayed, 'determination')} ({plural(result.items, 'item')}); "
+          f"{plural(len(result.moved), 'decision')} differ"
+          + (f"; {result.without_input} logged without their input (cases not stored) not replayed" if result.without_input else ""))
+    return EXIT_FAILED if result.moved else EXIT_OK

@@ -94,6 +94,8 @@ CODES: dict[str, str] = {
     "E006": "an expectation naming a rule the rule base does not have",
     "E007": "an expectation naming one rule both as governing and as not fired",
     "E008": "a folder holding no case file (*.yaml, *.yml, *.json): nothing to test, validate or run is not a pass",
+    "E009": "a credential that cannot be stored (an unknown role, a password under 12 characters)",
+    "E010": "a decision log that cannot be replayed (a rule set its rows name is missing)",
     "W001": "a value no rule can match (a misspelt drug, service or procedure)",
     "W002": "a case file without the editor's schema line",
     "W003": "text cut short by a YAML comment",
