@@ -487,9 +487,10 @@ def _postsurgical_links(files: RuleFiles) -> list[Diagnostic]:
         named = rows_of.setdefault(lp.pack.pack, set())
         for name, table in lp.pack.tables.items():
             for r, row in enumerate(table.rows):
-                if row.procedure is not None and row.procedure not in procedures:
+                if row.procedure is None:
+                    continue
+                if row.procedure not in procedures:
                     misspelt.add(lp.pack.pack)  # reported once, by the condition checks
-                if row.procedure is None or row.procedure not in procedures:
                     continue
                 named.add(row.procedure)
                 if lp.pack.pack not in procedures[row.procedure].postsurgical:
