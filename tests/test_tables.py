@@ -240,3 +240,33 @@ def test_editing_one_rows_visits_moves_exactly_the_decisions_that_read_it(engine
             if (old_item.decision, governing_rules(old_item)) != (after.decision, governing_rules(after)):
                 assert (case.case_id, after.item_id) in moved
                 assert any(s.procedure == "total_knee_arthroplasty" for s in case.surgeries)
+
+
+# ---------------------------------------------------------------- surgeries and their postsurgical tables
+
+VOCAB_PROCEDURES = "vocabulary/procedures.yaml"
+
+
+def test_a_row_whose_surgery_does_not_name_its_pack_is_reported_at_the_cell(tmp_path, capsys):
+    """procedures.yaml lists, per surgery, the packs with a course for it (`postsurgical:`): a row the list leaves out is R015."""
+    rules = _copy(tmp_path)
+    _edit(rules, VOCAB_PROCEDURES, "title: Lumbar fusion, postsurgical: [mtus-postsurgical-2009]}", "title: Lumbar fusion}")
+    text = (rules / PSTG).read_text()
+    problem = _only_problem(capsys, rules, "R015", _position(text, "{procedure: lumbar_fusion,", "procedure"))
+    assert "surgery 'lumbar_fusion' has a course in this table" in problem["message"] and problem["path"].endswith("mtus-postsurgical-2009.yaml")
+
+
+def test_a_surgery_naming_a_pack_without_its_row_is_reported_at_the_pack(tmp_path, capsys):
+    rules = _copy(tmp_path)
+    _edit(rules, VOCAB_PROCEDURES, "title: Total hip arthroplasty}", "title: Total hip arthroplasty, postsurgical: [mtus-postsurgical-2009]}")
+    text = (rules / PSTG).read_text()
+    problem = _only_problem(capsys, rules, "R015", _position(text, "pack: mtus-postsurgical-2009", "pack:"))
+    assert "no table row of the pack has `procedure: total_hip_arthroplasty`" in problem["message"]
+
+
+def test_every_surgery_with_a_course_names_the_packs_of_its_rows(engine):
+    """The link read from the vocabulary side: carpal tunnel release has a course in California and in Texas."""
+    procedures = engine.base.files.vocabulary.procedures.procedures
+    assert procedures["carpal_tunnel_release"].postsurgical == ["mtus-postsurgical-2009", "odg-tx-postsurgical-physical-therapy"]
+    rows = {(lp.pack.pack, row.procedure) for lp in engine.base.files.packs for t in lp.pack.tables.values() for row in t.rows if row.procedure}
+    assert rows == {(pack, key) for key, p in procedures.items() for pack in p.postsurgical}

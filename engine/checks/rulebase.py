@@ -283,6 +283,7 @@ def build_rule_base(files: RuleFiles) -> RuleBase:
                 item.pack = full
 
     problems.extend(_overlapping_editions(files.packs))
+    problems.extend(_postsurgical_links(files))
     if problems:
         raise InputError(problems)
     return RuleBase(files=files, rules=rules, scopes=scopes, fields=fields, expanded=expanded)
@@ -472,6 +473,34 @@ def _overlapping_editions(packs: list[LoadedPack]) -> list[Diagnostic]:
             if end is None or end >= b.pack.effective.from_:
                 problems.append(b.source.diagnostic(("effective",), "R008",
                     f"effective dates overlap with {a.pack.pack} ({a.source.path}) for the same document and topic"))
+    return problems
+
+
+def _postsurgical_links(files: RuleFiles) -> list[Diagnostic]:
+    """A table row naming a surgery (`procedure:`) and the surgery's `postsurgical:` packs in
+    vocabulary/procedures.yaml must name each other, so either side lists a surgery's courses."""
+    problems = []
+    procedures = files.vocabulary.procedures.procedures
+    rows_of: dict[str, set[str]] = {}
+    misspelt: set[str] = set()
+    for lp in files.packs:
+        named = rows_of.setdefault(lp.pack.pack, set())
+        for name, table in lp.pack.tables.items():
+            for r, row in enumerate(table.rows):
+                if row.procedure is None:
+                    continue
+                if row.procedure not in procedures:
+                    misspelt.add(lp.pack.pack)  # reported once, by the condition checks
+                    continue
+                named.add(row.procedure)
+                if lp.pack.pack not in procedures[row.procedure].postsurgical:
+                    problems.append(lp.source.diagnostic(("tables", name, "rows", r, "procedure"), "R015",
+                        f"surgery '{row.procedure}' has a course in this table, but vocabulary/procedures.yaml does not list '{lp.pack.pack}' under its `postsurgical:`"))
+    for lp in files.packs:
+        for key, procedure in procedures.items():
+            if lp.pack.pack in procedure.postsurgical and key not in rows_of[lp.pack.pack] and lp.pack.pack not in misspelt:
+                problems.append(lp.source.diagnostic(("pack",), "R015",
+                    f"vocabulary/procedures.yaml lists this pack under `postsurgical:` of '{key}', but no table row of the pack has `procedure: {key}`"))
     return problems
 
 

@@ -133,6 +133,10 @@ class ClinicalFindings(Closed):
     """Screening found risk factors for delayed recovery, such as fear-avoidance beliefs (CBT, CPMTG p. 23)."""
     cbt_program: Tri = Field(NOT_DOCUMENTED, title="a cognitive behavioural therapy program")
     """A cognitive behavioural therapy program is in place or requested with it (biofeedback, CPMTG p. 25)."""
+    substance_abuse_history: Tri = Field(NOT_DOCUMENTED, title="a history of substance abuse")
+    """A history of substance abuse (a selection criterion for interferential stimulation, ODG Pain)."""
+    pain_limits_exercise: Tri = Field(NOT_DOCUMENTED, title="pain from a postoperative or acute condition that limits exercise or therapy")
+    """Significant pain from a postoperative or acute condition limits the ability to perform exercise or physical therapy (interferential stimulation, ODG Pain)."""
 
 
 class Medication(Closed):

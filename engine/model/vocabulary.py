@@ -14,6 +14,8 @@ from engine.model.enums import ItemType, PmGroup, Region
 
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+PackId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,99}$")]
+"""A rule pack's id (rules.Pack.pack)."""
 
 
 class Closed(BaseModel):
@@ -74,6 +76,9 @@ class Services(Closed):
 class Procedure(Closed):
     region: Region
     title: str
+    postsurgical: list[PackId] = []
+    """The packs whose postsurgical table has a row for this surgery (`procedure:`); the rule base
+    checks the link both ways (R015), so a surgery's courses can be looked up from either side."""
 
 
 class Procedures(Closed):
