@@ -60,6 +60,7 @@ CODES: dict[str, str] = {
     "R012": "an unknown table, or a table row key used twice",
     "R013": "a table row without a column a rule or its text reads",
     "R014": "a rule that does not say what silence means (`silence: requirement | exclusion | supporting`)",
+    "R015": "a carried-over declaration outside its pack's dates or the history period it names, or overlapping another",
     "P001": "a profile that does not match the profile schema",
     "P002": "a second profile for one jurisdiction",
     "P003": "no jurisdiction profile",
