@@ -37,6 +37,16 @@ def test_the_letter_names_the_edition_whose_values_were_applied(engine, capsys):
     assert {c["carried_over"] for c in json.loads(out)["items"][0]["citations"]} == {NOTE_2009}
 
 
+def test_a_postsurgical_request_under_the_2016_update_names_the_2009_values(engine):
+    item = engine.decide(load_case(case_path("790_postsurgical_lumbar_initial_course_2017.yaml"))).items[0]
+    assert item.decision == "Overturned"
+    assert {c.carried_over for c in item.citations} == {
+        "values of Postsurgical Treatment Guidelines (2009) applied (carried over into MTUS with the 2016 Chronic Pain "
+        "Medical Treatment Guidelines and Opioids Treatment Guidelines)"}
+    before = engine.decide(load_case(case_path("001_postsurgical_lumbar_initial_course.yaml"))).items[0]  # 2015: its own period
+    assert before.citations and all(c.carried_over is None for c in before.citations)
+
+
 def test_no_edition_is_named_outside_the_declared_days(engine, capsys):
     item = engine.decide(load_case(IN_2008)).items[0]
     assert item.citations and all(c.carried_over is None for c in item.citations)
