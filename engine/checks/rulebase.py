@@ -10,6 +10,7 @@ RuleBase, is what the compiler consumes.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from engine.facts.schema import ENTITY_ORDER, allowed_values, always_present, fa
 from engine.model.enums import REGIONS
 from engine.language.kleene import TooComplex, _and, outcomes, possible
 from engine.load.rules_folder import LoadedPack, RuleFiles, load_rule_files
-from engine.model.rules import AppliesTo, Metadata, Pack, Profile, Row, Rule, Scope, Table
+from engine.model.rules import AppliesTo, Effective, Metadata, Pack, Profile, Row, Rule, Scope, Table
 from engine.language.templates import FactView, attributes_read, check_template, compile_template, is_template, render_constant
 from engine.checks.tables import (ALLOWANCE, COLUMNS, DERIVED, TABLES, condition_fields, missing, misuses, row_values,
                                   substitute, summary, template_names, to_text)
@@ -284,6 +285,8 @@ def build_rule_base(files: RuleFiles) -> RuleBase:
 
     problems.extend(_overlapping_editions(files.packs))
     problems.extend(_postsurgical_links(files))
+    for lp in files.packs:
+        problems.extend(_carried_over(lp, files.profiles))
     if problems:
         raise InputError(problems)
     return RuleBase(files=files, rules=rules, scopes=scopes, fields=fields, expanded=expanded)
@@ -501,6 +504,44 @@ def _postsurgical_links(files: RuleFiles) -> list[Diagnostic]:
             if lp.pack.pack in procedure.postsurgical and key not in rows_of[lp.pack.pack] and lp.pack.pack not in misspelt:
                 problems.append(lp.source.diagnostic(("pack",), "R015",
                     f"vocabulary/procedures.yaml lists this pack under `postsurgical:` of '{key}', but no table row of the pack has `procedure: {key}`"))
+    return problems
+
+
+def _within(inner: Effective, outer: Effective) -> bool:
+    return inner.from_ >= outer.from_ and (outer.to is None or (inner.to is not None and inner.to <= outer.to))
+
+
+def _span(e: Effective) -> str:
+    return f"{e.from_}..{e.to or ''}"
+
+
+def _carried_over(lp: LoadedPack, profiles: dict[str, Profile]) -> list[Diagnostic]:
+    """R016: a carried-over declaration (of the pack, or of one rule) lies inside the pack's
+    effective dates and inside the history period it names, of a jurisdiction that ranks the pack,
+    and overlaps no other declaration of its owner: else the letter would name an edition's values
+    for days they were not applied, or under an edition that does not exist."""
+    pack, source = lp.pack, lp.source
+    periods = {e.name: e.effective for p in profiles.values() if p.rank_of(pack) for e in p.history}
+    owners = [(("carried_over",), pack.carried_over)]
+    owners += [(("rules", lp.index(n), "carried_over"), r.carried_over) for n, r in enumerate(pack.rules)]
+    problems = []
+    for base, declarations in owners:
+        for n, c in enumerate(declarations):
+            path = base + (n,)
+            if not _within(c.applied, pack.effective):
+                problems.append(source.diagnostic(path + ("applied",), "R016",
+                    f"values carried over on {_span(c.applied)}, outside the pack's effective dates {_span(pack.effective)}"))
+            if c.into not in periods:
+                known = "; ".join(f"'{name}'" for name in periods) or "none: no profile that ranks the pack has a history"
+                problems.append(source.diagnostic(path + ("into",), "R016",
+                    f"'{c.into}' names no period of the guideline history of a jurisdiction that ranks this pack (known: {known})"))
+            elif not _within(c.applied, periods[c.into]):
+                problems.append(source.diagnostic(path + ("applied",), "R016",
+                    f"values carried over on {_span(c.applied)}, outside the period '{c.into}' ({_span(periods[c.into])})"))
+            for m, earlier in enumerate(declarations[:n]):
+                if c.applied.from_ <= (earlier.applied.to or dt.date.max) and earlier.applied.from_ <= (c.applied.to or dt.date.max):
+                    problems.append(source.diagnostic(path + ("applied",), "R016",
+                        f"values carried over on {_span(c.applied)} overlap declaration {m + 1} ({_span(earlier.applied)}): one edition's values a day"))
     return problems
 
 

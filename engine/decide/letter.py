@@ -19,6 +19,7 @@ from engine.facts.schema import label
 from engine.language.templates import FactView, names_read, render
 from engine.model.case import Case
 from engine.model.determination import Citation, Determination, ItemDetermination, Review
+from engine.model.rules import carried_over_on
 from engine.words import counted, plural, spoken_list, whole
 
 REASONS = {
@@ -107,7 +108,7 @@ class Letter:
 
     def item(self, item_model, outcome: ItemOutcome, context: "_LazyViews", profile, day=None) -> ItemDetermination:
         rank = outcome.rank
-        rationale, citations, missing, supported = self._explain(outcome, context, profile)
+        rationale, citations, missing, supported = self._explain(outcome, context, profile, day)
         reason = reason_sentence(outcome.reason, profile, day) if day is not None else REASONS[outcome.reason]
         if outcome.reason in NO_OUTCOME:
             rationale = f"{reason[0].upper()}{reason[1:]}; the pre-screen gives no guideline-based outcome for {item_model.description}."
@@ -122,7 +123,7 @@ class Letter:
             missing_documentation=missing, supported=supported, recommendation=recommendation(outcome.reason, profile), rules=outcome.outcomes,
         )
 
-    def _explain(self, outcome: ItemOutcome, context: "_LazyViews", profile):
+    def _explain(self, outcome: ItemOutcome, context: "_LazyViews", profile, day=None):
         sentences, citations, missing, supported = [], [], [], None
         rank = outcome.rank
         for shown in outcome.shown:
@@ -139,9 +140,10 @@ class Letter:
                     labels = list(dict.fromkeys(label(*path.split(".", 1), self.base.vocabulary) for path in shown.undocumented))
                     text += f" (Not documented: {spoken_list(labels)}.)"
                 sentences.append(text)
+            carried = "; ".join(c.text for c in carried_over_on(pack, rule, day)) if day is not None else ""
             citation = Citation(basis=profile.tiers[rank - 1].label if profile and rank else pack.guideline,
                                 guideline=pack.guideline, document=pack.document, edition=pack.edition,
-                                section=rule.section, pages=rule.pages)
+                                section=rule.section, pages=rule.pages, carried_over=carried or None)
             if citation not in citations:
                 citations.append(citation)
             if shown.status != "met":
@@ -199,7 +201,8 @@ def _basis(item: ItemDetermination) -> str:
     sentences = []
     for (basis, guideline, document, edition), citations in documents.items():
         prefix = "" if basis.startswith(guideline) else f"{basis}: "
-        sentences.append(f"Decision based on {prefix}{guideline} {document} ({edition}), {'; '.join(_sections(citations))}.")
+        notes = "".join(f"; {n}" for n in dict.fromkeys(c.carried_over for c in citations if c.carried_over))
+        sentences.append(f"Decision based on {prefix}{guideline} {document} ({edition}), {'; '.join(_sections(citations))}{notes}.")
     return " ".join(sentences)
 
 

@@ -113,6 +113,8 @@ class ClinicalFindings(Closed):
     """An active exercise or therapy program (supervised or home) runs alongside the request (massage, TENS as adjuncts)."""
     reduced_weight_bearing_indicated: Tri = Field(NOT_DOCUMENTED, title="an indication for reduced weight bearing")
     """Reduced weight bearing is desirable (e.g. extreme obesity): the indication for aquatic therapy (CPMTG p. 22)."""
+    homebound: Tri = Field(NOT_DOCUMENTED, title="whether the worker is homebound")
+    """Confined to the home by the injury (home health services, CPMTG 2009 p. 51)."""
     therapy_plateau: Tri = Field(NOT_DOCUMENTED, title="a plateau of progress in prior therapy")
     """Progress in adequate physical or occupational therapy has plateaued (work conditioning, CPMTG p. 125)."""
     surgical_candidate: Tri = Field(NOT_DOCUMENTED, title="whether the worker is a candidate for surgery")
@@ -220,7 +222,8 @@ class MedicationItem(Closed):
 
 
 class ProcedureItem(Closed):
-    """An injection, a device or a test (epidural steroid injection, TENS unit, lumbar support)."""
+    """An injection, a device, a test or a service at home (epidural steroid injection, TENS unit,
+    lumbar support, home health services)."""
 
     type: Literal["procedure"]
     id: ItemId
@@ -237,6 +240,12 @@ class ProcedureItem(Closed):
     """For an epidural steroid injection: the route (level limits differ, CPMTG p. 46)."""
     fluoroscopy: Tri = Field(NOT_DOCUMENTED, title="fluoroscopic guidance")
     """For an injection: performed under fluoroscopic guidance."""
+    hours_per_week: Annotated[int, Field(ge=1, le=168)] | None = Field(None, title="the requested hours per week")
+    """For home health services: the hours of care a week requested (8 hours a day, 5 days a week: 40)."""
+    care: Literal["medical", "homemaker_personal_care_only", "not documented"] = Field(NOT_DOCUMENTED, title="the kind of care requested")
+    """For home health services: `medical` when the care includes medical treatment (nursing, wound care,
+    therapy, medication administration); `homemaker_personal_care_only` when it is only homemaker
+    services (shopping, cleaning, laundry, meals) and personal care (bathing, dressing, toileting)."""
 
 
 RequestedItem = Annotated[Union[TherapyItem, MedicationItem, ProcedureItem], Field(discriminator="type")]

@@ -25,11 +25,15 @@ class Citation(Frozen):
     edition: str
     section: str
     pages: str
+    carried_over: str | None = None
+    """On a request dated where the rule's criteria are another edition's text applied under a
+    later one: "values of EDITION applied (carried over into EDITION)" (rules.CarriedOver)."""
 
     def text(self) -> str:
         pages = "" if self.pages == "n/a" else f", {'page' if '-' not in self.pages and ',' not in self.pages else 'pages'} {self.pages}"
         prefix = "" if self.basis.startswith(self.guideline) else f"{self.basis}: "
-        return f"{prefix}{self.guideline} {self.document} ({self.edition}), {self.section}{pages}"
+        note = f"; {self.carried_over}" if self.carried_over else ""
+        return f"{prefix}{self.guideline} {self.document} ({self.edition}), {self.section}{pages}{note}"
 
 
 class RuleOutcome(Frozen):

@@ -63,6 +63,7 @@ CODES: dict[str, str] = {
     "R013": "a table row without a column a rule or its text reads",
     "R014": "a rule that does not say what silence means (`silence: requirement | exclusion | supporting`)",
     "R015": "a postsurgical table row and vocabulary/procedures.yaml that do not name each other (`procedure:`, `postsurgical:`)",
+    "R016": "a carried-over declaration outside its pack's dates or the history period it names, or overlapping another",
     "P001": "a profile that does not match the profile schema",
     "P002": "a second profile for one jurisdiction",
     "P003": "no jurisdiction profile",

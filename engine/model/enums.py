@@ -31,7 +31,8 @@ same reason; a pack whose guideline no profile ranks can never govern (R011)."""
 Status = Literal["met", "not_met", "not_documented"]
 """A criterion's outcome for one item."""
 Topic = Literal["physical_medicine", "manual_therapy", "acupuncture", "restoration_programs", "behavioral", "injections", "devices",
-                "drug_testing", "topical_analgesics", "opioids", "muscle_relaxants", "nsaids", "antiepileptics", "antidepressants"]
+                "drug_testing", "topical_analgesics", "opioids", "muscle_relaxants", "nsaids", "antiepileptics", "antidepressants",
+                "home_health"]
 """The rulesets a requested item is routed to (vocabulary/services.yaml: a service's topic, a medication's
 form or drug class); a rule pack names one of them, or `any` (ANY_TOPIC) for every topic. Closed: a pack
 whose topic no item is routed to would never be reached, so a misspelt topic is a schema error."""

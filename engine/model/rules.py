@@ -59,6 +59,31 @@ class Effective(Closed):
         return self.from_ <= day and (self.to is None or day <= self.to)
 
 
+class CarriedOver(Closed):
+    """Criteria that are the text of one edition applied during a later edition's period (issue 11):
+    the 2004 ACOEM chapter the 2009 MTUS kept, a section a later update left unchanged. The letter
+    and `imr explain` name the edition whose values were applied on a request dated in `applied`."""
+
+    values_of: Text
+    """The edition whose text the criteria are: "ACOEM Practice Guidelines, 2nd Edition (2004)"."""
+    into: Text
+    """The later edition they are applied under: the name of a period of the history of a
+    jurisdiction that ranks the pack (checked, R015), as the letter names it."""
+    applied: Effective
+    """The days they are applied in: inside the pack's `effective` and inside that period (R015)."""
+    source: Text
+    """What says the values held then (a regulation's history, a published decision quoting them)."""
+
+    @property
+    def text(self) -> str:
+        return f"values of {self.values_of} applied (carried over into {self.into})"
+
+
+def carried_over_on(pack: "Pack", rule: "Rule", day: dt.date) -> list[CarriedOver]:
+    """The declarations of the pack and of the rule whose `applied` period holds `day`."""
+    return [c for c in (*pack.carried_over, *rule.carried_over) if c.applied.covers(day)]
+
+
 class Scope(Closed):
     applies_to: AppliesTo
     when: Text | None = None
@@ -205,6 +230,8 @@ class Rule(Closed):
     documentation: list[Text] = []
     """Documentation that, if present in the record, would change a not met / not documented outcome."""
     metadata: Metadata = Metadata()
+    carried_over: list[CarriedOver] = []
+    """This rule's criteria are another edition's text on these days (in addition to its pack's)."""
 
     @model_validator(mode="after")
     def _shape(self):
@@ -244,6 +271,9 @@ class Pack(Closed):
     """The guideline's tables, each number written once; rules and scopes name one with `table:`."""
     rules: Annotated[list[Rule], Field(max_length=4000)] = []
     """At most 4,000 rules a pack: the compiler splits a large pack into rulesets durable-rules can hold."""
+    carried_over: list[CarriedOver] = []
+    """The pack's criteria are the text of `values_of`, applied during a later edition's period:
+    the letter's guideline basis and `imr explain` say so for a request dated in `applied`."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 

@@ -64,7 +64,8 @@ def render(base, profiles: bool = True) -> str:
             out += [f"### {pack.title}", "",
                     f"- Document: {pack.document}, edition {pack.edition}, in force {pack.effective.from_} to {pack.effective.to or 'open'}",
                     f"- Topic: {pack.topic}; pack `{pack.pack}`, {len(rules)} rules",
-                    "- Addresses: " + "; ".join(_scope(s.applies_to) + (f" when {_code(s.when)}" if s.when else "") for s in pack.addresses), ""]
+                    "- Addresses: " + "; ".join(_scope(s.applies_to) + (f" when {_code(s.when)}" if s.when else "") for s in pack.addresses)]
+            out += [f"- Carried over, {c.applied.from_} to {c.applied.to or 'open'}: {_cell(c.text)}" for c in pack.carried_over] + [""]
             allowances = [r for r in rules if r.allowance is not None]
             if allowances:
                 out += ["| allowance | visits | weeks | applies when | rule | citation |", "| --- | ---: | ---: | --- | --- | --- |"]
@@ -77,6 +78,8 @@ def render(base, profiles: bool = True) -> str:
                 out.append(f"- **{_cell(r.title)}** (`{r.id}`; {_cell(r.section)}{', ' + _pages(r) if _pages(r) else ''})")
                 if r.applies_to:
                     out.append(f"  - items: {_scope(r.applies_to)}")
+                for c in r.carried_over:
+                    out.append(f"  - carried over, {c.applied.from_} to {c.applied.to or 'open'}: {_cell(c.text)}")
                 if r.when:
                     out.append(f"  - applies when: {_code(r.when)}")
                 if r.require:

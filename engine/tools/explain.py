@@ -21,7 +21,7 @@ from engine.facts.schema import MULTI_ENTITIES as MULTI
 from engine.facts.schema import subject_of
 from engine.language.evaluate import STATUS_OF, Leaf, evaluate, test_holds, value_text
 from engine.language.scope import edition_tests, scope_tests
-from engine.model.rules import SILENT_STATUSES
+from engine.model.rules import SILENT_STATUSES, carried_over_on
 from engine.tools.counterfactual import Budget, smallest_changes
 from engine.words import plural
 
@@ -44,6 +44,7 @@ class RuleTrace:
     status: str | None = None  # met | not_met | not_documented, when it applies
     fired: list[str] = field(default_factory=list)  # statuses durable-rules fired for this rule and subject
     silence: str = "requirement"  # the rule's `silence:`: whether a not documented (not met) outcome counts
+    carried_over: str = ""  # "values of EDITION applied (carried over into EDITION)" on the request date, else ""
 
 
 @dataclass
@@ -95,13 +96,16 @@ def _findings(events) -> list[dict]:
     return out
 
 
-def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict], addressed: bool = True) -> list[RuleTrace]:
-    """The display evaluation of one rule for one item: one trace per binding of its multi-facts."""
+def trace_rule(parsed, env: dict, ingredients: list[dict], findings: list[dict], addressed: bool = True,
+               day: dt.date | None = None) -> list[RuleTrace]:
+    """The display evaluation of one rule for one item: one trace per binding of its multi-facts.
+    On `day` (the request date), the editions whose values the rule's criteria carry over."""
     rule = parsed.rule
     citation = f"{parsed.pack.guideline} {parsed.pack.document} ({parsed.pack.edition}), {rule.section}" + ("" if rule.pages == "n/a" else f", pp. {rule.pages}")
+    carried = "; ".join(c.text for c in carried_over_on(parsed.pack, rule, day)) if day is not None else ""
 
     def blank(why: str) -> RuleTrace:
-        return RuleTrace(rule.id, rule.title, citation, why, silence=rule.silence or "requirement")
+        return RuleTrace(rule.id, rule.title, citation, why, silence=rule.silence or "requirement", carried_over=carried)
 
     failed_scope = [t for t in sorted(scope_tests(parsed.scope)) if not test_holds(t, env)]
     if failed_scope:
@@ -183,7 +187,7 @@ def explain_case(engine, case, counterfactuals: bool = True, max_size: int = 3, 
         for parsed in engine.base.rules:
             if not parsed.pack.compiles_into(topics[item.item_id]):
                 continue
-            for trace in trace_rule(parsed, env, ingredients, findings, parsed.pack.pack in addressed):
+            for trace in trace_rule(parsed, env, ingredients, findings, parsed.pack.pack in addressed, case.request_date):
                 trace.fired = sorted(fired_status.get((parsed.rule.id, trace.subject), []))
                 rules.append(trace)
         governing = {g.pack for g in mine.governs}
@@ -243,6 +247,8 @@ def render_text(case, items: list[ItemTrace], verbose: bool = False) -> str:
             head = r.status.replace("_", " ").upper() if r.status else "does not apply"
             lines.append(f"     {head}: {r.rule}{subject} - {r.title}")
             lines.append(f"       {r.citation}")
+            if r.carried_over and r.status:
+                lines.append(f"       {r.carried_over}")
             if r.status is None:
                 lines.append(f"       applies: {r.applies}")
             elif r.status in SILENT_STATUSES[r.silence]:
