@@ -154,7 +154,7 @@ class Letter:
                 a = rule.allowance
                 supported = a.text or " ".join(x for x in (plural(a.visits, "visit") if a.visits is not None else "",
                                                            f"over {plural(a.weeks, 'week')}" if a.weeks else "") if x)
-        for shown in outcome.neutral or ():
+        for shown in (outcome.neutral or ()) if self.rationale else ():  # rationale text, left out with it
             rule = self.base.rule(shown.rule).rule
             subjects = spoken_list([s.replace("_", " ") for s in shown.subjects])
             sentences.append(f"{rule.title}{' (' + subjects + ')' if subjects else ''}: {NOT_COUNTED[rule.silence, shown.status]}.")
