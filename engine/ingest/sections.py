@@ -17,7 +17,7 @@ from engine.ingest.text import Sentence, Text
 
 SUMMARY_HEADING = re.compile(r"\bCLINICAL CASE SUMMARY\b")
 DECISIONS_HEADING = re.compile(r"\bIMR ISSUES,? DECISIONS,? AND RATIONALES?\b", re.I)
-IMR_MARK = re.compile(r"\bIMR\b|Independent Medical Review", re.I)
+IMR_MARK = re.compile(r"\bIMR\b|Independent Medical Review|INDEPENDENT MEDICAL REVIEW")
 ADMIN_LABEL = re.compile(r"Claims Administrator guideline\s*:", re.I)
 REVIEWER_LABEL = re.compile(r"\b([A-Z][A-Za-z&]*(?: [A-Z][A-Za-z&]*){0,2}) guideline\s*:")
 RATIONALE_LABEL = re.compile(r"Decision rationale\s*:", re.I)
@@ -87,8 +87,11 @@ def _next_heading(text: Text, after: int) -> int:
 def read_sections(text: Text) -> Letter:
     decisions = _heading_at(text, DECISIONS_HEADING)
     if decisions is None:
-        what = "an IMR letter without" if IMR_MARK.search(text.flat) else "not an IMR determination letter: no"
-        raise text.error(0, "I001", f"{what} 'IMR ISSUES, DECISIONS AND RATIONALES' section")
+        if IMR_MARK.search(text.flat):
+            last = max(len(text.flat) - 1, 0)
+            raise text.error(last, "I001", f"the letter ends (line {text.loc(last)[0]}) without its 'IMR ISSUES, DECISIONS AND "
+                                           f"RATIONALES' section: truncated, or not a determination")
+        raise text.error(0, "I001", "not an IMR determination letter: no 'IMR ISSUES, DECISIONS AND RATIONALES' section")
     summary_heading = _heading_at(text, SUMMARY_HEADING)
     if summary_heading is None or summary_heading.start() > decisions.start():
         raise text.error(decisions.start(), "I002", "no 'CLINICAL CASE SUMMARY' section before the decisions: the facts of the case are missing")
@@ -101,7 +104,7 @@ def read_sections(text: Text) -> Letter:
         raise text.error(summary_heading.start(), "I002", "the 'CLINICAL CASE SUMMARY' section is empty")
     end = _next_heading(text, decisions.end())
     items = _items(text, decisions.end(), end)
-    return Letter(text, summary, items, _decided(text, decisions.start()))
+    return Letter(text, summary, items, _decided(text, summary_heading.start()))
 
 
 def _items(text: Text, start: int, end: int) -> list[ItemSection]:
@@ -182,7 +185,7 @@ def _reviewer_label(text: Text, start: int, end: int) -> _Label | None:
     return None
 
 
-_DATED = re.compile(r"(?i)\b(?:date of (?:final )?determination|determination date|dated?)\s*:?\s*"
+_DATED = re.compile(r"(?i)\b(?:date of (?:the )?(?:final )?determination|determination date|dated\s*:)\s*:?\s*"
                     r"(\d{1,2}/\d{1,2}/\d{4}|[A-Z][a-z]+ \d{1,2}, \d{4})")
 
 

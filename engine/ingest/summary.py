@@ -160,33 +160,45 @@ class SummaryReader:
 
     def _therapy(self, s: Sentence) -> None:
         """Prior therapy: a service in "treatment to date", a request for *additional* therapy for a
-        region, a count of visits completed, a statement of functional improvement (or its denial)."""
+        region, a count of visits completed, a statement of functional improvement (or its denial).
+        A sentence that states the request gives only the *additional* lines: its counts are the
+        visits requested, not those completed."""
         text = s.text
-        services = [(key, m) for key, m in self._services_in(text)]
+        services = self._services_in(text)
         if not services:
             return
+        requesting = bool(re.search(r"(?i)\brequest", text))
+        past = re.search(r"(?i)treatment to date|\bha(?:s|ve|d) (?:had|received|completed|undergone|attended|tried)|\bcompleted\b|"
+                         r"\breceived\b|\bunderwent\b|\bprior\b|\bprevious(?:ly)?\b|\bpast\b", text)
         for key, m in services:
+            clause = _clause_of(text, m.start(), m.end())
             for region in self._regions_of(text, m, key):
                 line = ("treatment_history", key, region)
                 additional = re.search(r"(?i)\b(?:additional|continued|further|more|ongoing)\s+(?:\w+\s+){0,2}$", text[:m.start()])
-                if additional or re.search(r"(?i)treatment to date|has (?:had|received|completed|undergone)|prior|previous", text):
-                    note = (f"'{additional.group(0).strip()} {m.group(0)}' for the {region.replace('_', ' ')}: prior {key.replace('_', ' ')} there"
-                            if additional else None)
-                    if not additional and region == "other":
-                        self.mentions.append(Mention(f"prior {key.replace('_', ' ')}, body region not stated", m.group(0), s))
-                        continue
-                    self._add(line, {}, s, note)
-                count = re.search(r"(?i)\b(\d{1,3})\s+(?:sessions?|visits?|treatments?)\b(?:\s+of\s+(?:\w+\s+){0,2})?", text)
-                if count and assertion(text, count.start(), count.end()) == "affirmed" and region != "other":
+                if additional:
+                    self._add(line, {}, s, f"'{additional.group(0).strip()} {m.group(0)}' for the {region.replace('_', ' ')}: "
+                                           f"prior {key.replace('_', ' ')} there")
+                if requesting or not past:
+                    continue
+                if region == "other":
+                    self.mentions.append(Mention(f"prior {key.replace('_', ' ')}, body region not stated", m.group(0), s))
+                    continue
+                if assertion(text, m.start(), m.end()) == "negated":
+                    self.mentions.append(Mention(f"{key.replace('_', ' ')} mentioned as not done", m.group(0), s))
+                    continue
+                self._add(line, {}, s)
+                count = re.search(r"(?i)\b(\d{1,3})\s+(?:sessions?|visits?|treatments?)\b", text[clause[0]:clause[1]])
+                if count and assertion(text, clause[0] + count.start(), clause[0] + count.end()) == "affirmed":
                     self._add(line + ("visits_completed",), int(count.group(1)), s)
                 for fi, stated in find(text, FUNCTIONAL):
-                    if stated == "possible" or region == "other":
-                        continue
-                    self._add(line + ("functional_improvement",), stated == "affirmed", s,
-                              None if stated == "affirmed" else f"'{fi.group(0)}' negated: documented absent")
-                for hep, stated in find(text, HOME_PROGRAM):
-                    if stated == "affirmed" and region != "other":
+                    if stated != "possible":
+                        self._add(line + ("functional_improvement",), stated == "affirmed", s,
+                                  None if stated == "affirmed" else f"'{fi.group(0)}' negated: documented absent")
+                        break
+                for _, stated in find(text, HOME_PROGRAM):
+                    if stated == "affirmed":
                         self._add(line + ("home_exercise_program",), True, s)
+                        break
 
     def _services_in(self, text: str):
         out, pos = [], 0
@@ -212,7 +224,10 @@ class SummaryReader:
         if not m or re.search(r"(?i)\bno (?:current )?medications?\b", s.text):
             return
         status = "past" if re.search(r"(?i)\b(?:previous|prior|past) medications?\b", s.text) else "current"
-        for piece in _items(m.group(1)):
+        for piece in re.split(r",\s*(?:and\s+)?|;\s*|\s+and\s+", m.group(1)):
+            piece = piece.strip(" .")
+            if not piece:
+                continue
             found = self.names.drugs(piece)
             if not found:
                 self.mentions.append(Mention("medication not in the drug vocabulary: left out", piece, s))
@@ -253,6 +268,13 @@ class SummaryReader:
                     self._add(("clinical_findings", field), stated == "affirmed", s,
                               None if stated == "affirmed" else f"'{m.group(0)}' negated: documented absent")
                     break
+
+
+def _clause_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause around a mention: from the previous to the next ';' or ', and' (or the sentence's ends)."""
+    before = max((m.end() for m in re.finditer(r";|,\s+(?:and|but)\b", text[:start])), default=0)
+    after = re.search(r";|,\s+(?:and|but)\b", text[end:])
+    return before, end + after.start() if after else len(text)
 
 
 @dataclass(frozen=True)
