@@ -245,3 +245,17 @@ def test_the_draft_yaml_is_plain_safe_yaml(capsys, tmp_path):
     path, _ = _ingest(capsys, tmp_path, SEED_LETTER)
     data = yaml.safe_load(path.read_text())
     assert data["source"]["level"] == "IMR" and "expected" not in data  # the real outcome is in source:, never an expectation
+
+
+def test_special_files_and_the_letter_as_output_are_refused(capsys, tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.txt"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path, "/dev/zero"):
+        status, out, err = run(capsys, "ingest", path)
+        assert status == 2 and out == "" and " Y000 " in err, err
+    letter = tmp_path / "letter.txt"
+    shutil.copy(SEED_LETTER, letter)
+    status, _, err = run(capsys, "ingest", letter, "-o", letter)
+    assert status == 2 and " I011 " in err and letter.read_text() == SEED_LETTER.read_text()

@@ -480,9 +480,13 @@ def _json_text(data) -> str:
 def cmd_ingest(args) -> int:
     """One letter: the draft case (printed, or written with -o) or its structured record (--format
     json); a letter that cannot be read whole is one positioned line and exit 2, nothing written."""
+    import os  # only for the check below
+
     from engine.ingest.read import ingest_letter  # start-up cost
     from engine.load.paths import SCHEMA_DIR
 
+    if args.output and os.path.exists(args.output) and os.path.exists(args.letter) and os.path.samefile(args.output, args.letter):
+        raise InputError([Diagnostic(str(args.output), 1, 1, "I011", "the output is the letter itself: name another file for the draft case")])
     result = ingest_letter(args.letter, _vocabulary(args.rules), args.output, SCHEMA_DIR / "case.schema.json")
     if args.output:
         out = Path(args.output)

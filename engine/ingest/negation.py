@@ -74,6 +74,9 @@ def _reaches_back(sentence: str, concept_end: int, trigger_start: int) -> bool:
 
 def assertion(sentence: str, start: int, end: int) -> Assertion:
     """How `sentence` speaks of the concept at sentence[start:end]: affirmed, negated or possible."""
+    reach = 400  # characters either side: far more than WINDOW words, and a bound on a sentence of a megabyte
+    offset = max(0, start - reach)
+    sentence, start, end = sentence[offset:end + reach], start - offset, end - offset
     text = _masked(sentence)
     before, after = text[:start], text[end:]
     for m in _PRE.finditer(before):

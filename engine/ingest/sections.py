@@ -11,6 +11,7 @@ never concludes (I004: the letter is truncated), a rationale that concludes agai
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from engine.ingest.text import Sentence, Text
@@ -75,9 +76,7 @@ def _heading_at(text: Text, pattern: re.Pattern) -> re.Match | None:
 
 def _next_heading(text: Text, after: int) -> int:
     """Where the next all-capitals heading line after `after` starts (or the end of the letter)."""
-    for start in text.line_starts():
-        if start <= after:
-            continue
+    for start in text.starts[bisect_right(text.starts, after):]:
         line, _ = text.loc(start)
         if CAPS_HEADING.match(text.lines[line - 1].strip()):
             return start
@@ -125,14 +124,14 @@ def _items(text: Text, start: int, end: int) -> list[ItemSection]:
 
 def _heading_start(text: Text, floor: int, label_at: int) -> int:
     """Where the heading before a label begins: the first line after the last line that ends a
-    sentence (the previous rationale's conclusion), never before `floor`."""
-    starts = [s for s in text.line_starts() if floor <= s < label_at]
+    sentence (the previous rationale's conclusion) or the decisions' introduction, never before `floor`."""
+    flat, starts = text.flat, text.starts
     chosen = floor
-    for s in starts:
-        previous = text.flat[floor:s].rstrip()
-        if not previous or previous.endswith(".") or INTRO.search(previous[-60:] + " "):
+    for s in starts[bisect_right(starts, floor):bisect_left(starts, label_at)]:
+        previous = flat[max(floor, s - 61):s].rstrip()  # the end of the line before: lines are joined by one space
+        if previous.endswith(".") or INTRO.search(previous + " "):
             chosen = s
-    return max(chosen, floor)
+    return chosen
 
 
 def _item(text: Text, head_at: int, label: re.Match, block_end: int) -> ItemSection:
@@ -176,11 +175,12 @@ class _Label:
 def _reviewer_label(text: Text, start: int, end: int) -> _Label | None:
     """The reviewer's "<NAME> guideline:" label: its name's words from the latest line start within
     it ("Low Back Chapter. MAXIMUS guideline:" is the reviewer MAXIMUS)."""
-    starts = set(text.line_starts())
+    starts = text.starts
     for m in REVIEWER_LABEL.finditer(text.flat, start, end):
         if m.group(1).lower().startswith("claims administrator"):
             continue
-        begin = max((s for s in starts if m.start(1) <= s < m.end(1)), default=m.start(1))
+        inside = starts[bisect_left(starts, m.start(1)):bisect_left(starts, m.end(1))]
+        begin = inside[-1] if inside else m.start(1)
         return _Label(begin, m.end(), text.flat[begin:m.start(1) + len(m.group(1))])
     return None
 

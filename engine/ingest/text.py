@@ -45,7 +45,7 @@ class Text:
             if not stripped:
                 continue
             col = len(line) - len(line.lstrip()) + 1
-            collapsed = re.sub(r"\s+", " ", stripped)
+            collapsed = re.sub(r"\s+", " ", _CONTROLS.sub(" ", stripped))
             self._starts.append(offset)
             self._origins.append((number, col, offset))
             parts.append(collapsed)
@@ -60,9 +60,10 @@ class Text:
         number, col, start = self._origins[i]
         return number, col + (offset - start)
 
-    def line_starts(self) -> list[int]:
-        """Flat offsets at which a line of the file begins."""
-        return list(self._starts)
+    @property
+    def starts(self) -> list[int]:
+        """Flat offsets at which a line of the file begins, ascending (read only)."""
+        return self._starts
 
     def diagnostic(self, offset: int, code: str, message: str) -> Diagnostic:
         line, col = self.loc(offset)
@@ -93,13 +94,15 @@ def _add(out: list, text: Text, piece: str, offset: int) -> None:
         out.append(Sentence(piece, line, col, offset + lead))
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters and bidirectional overrides: a blank in the text read, never copied into a draft."""
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 _ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "e.g", "i.e", "pp", "p", "no", "vs", "etc", "approx", "qty", "st", "jr", "sr", "u.s"}
 
 
 def _abbreviation_before(chunk: str, at: int) -> bool:
     """True when the period before `at` ends an abbreviation ("Dr.", "pp.", "e.g."), not a sentence."""
-    word = re.search(r"(\S+)\.$", chunk[:at])
+    word = re.search(r"(\S+)\.$", chunk[max(0, at - 40):at])  # a bounded look back: letters may be long
     return bool(word) and (word.group(1).lower() in _ABBREVIATIONS or len(word.group(1)) == 1)
 
 

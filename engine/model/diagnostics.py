@@ -112,6 +112,7 @@ CODES: dict[str, str] = {
     "I008": "a letter whose summary states no date of the request",
     "I009": "a draft case that the case model refuses (nothing is written)",
     "I010": "a folder holding no letter (*.txt, *.pdf)",
+    "I011": "an ingest output that is the letter itself (the same file, or a link to it)",
     # D, S: tools
     "D001": "a revision or folder `imr diff` cannot read",
     "S001": "a schema file out of date with the models",
