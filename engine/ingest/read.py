@@ -65,11 +65,11 @@ def ingest_letter(path: str | Path, vocab: Vocabulary, output: str | Path | None
         parsed.append((section, heading, item))
     if problems:
         raise InputError(problems)
-    reader = SummaryReader(names, [p.fields for _, _, p in parsed]).read(letter.summary)
+    reader = SummaryReader(names).read(letter.summary)
     request_date, request_sentence = _request_date(letter)
     draft = Draft(label)
     for fact in reader.facts:
-        draft.put(fact, "  " if fact.path[0] in ("injured_worker", "clinical_findings") else "  ")
+        draft.put(fact, "  ")
     taken: set[str] = set()
     items, source_items, record_items = [], {}, []
     for section, heading, item in parsed:

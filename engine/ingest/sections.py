@@ -154,7 +154,7 @@ def _item(text: Text, head_at: int, label: re.Match, block_end: int) -> ItemSect
     sentences = text.sentences(body.start, body.end)
     concluding = [s for s in sentences if CONCLUSION.search(s.text)]
     if not sentences or not concluding or not sentences[-1].text.endswith("."):
-        raise text.error(rationale.start(), "I004", f"the rationale of item '{name}' does not conclude on medical necessity: the letter is truncated")
+        raise text.error(rationale.start(), "I004", f"the rationale of item '{name}' does not end in a conclusion on medical necessity ('... is (not) medically necessary'): the letter may be truncated")
     conclusion = concluding[-1]
     decision = decided.group(1).capitalize()
     says_not = bool(CONCLUSION.search(conclusion.text).group(1))

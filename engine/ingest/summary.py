@@ -83,9 +83,8 @@ def _items(listing: str) -> list[str]:
 
 
 class SummaryReader:
-    def __init__(self, names: Names, requested: list[dict]):
+    def __init__(self, names: Names):
         self.names = names
-        self.requested = requested
         self.facts: list[Fact] = []
         self.mentions: list[Mention] = []
 
@@ -172,7 +171,7 @@ class SummaryReader:
                          r"\breceived\b|\bunderwent\b|\bprior\b|\bprevious(?:ly)?\b|\bpast\b", text)
         for key, m in services:
             clause = _clause_of(text, m.start(), m.end())
-            for region in self._regions_of(text, m, key):
+            for region in self._regions_of(text, m):
                 line = ("treatment_history", key, region)
                 additional = re.search(r"(?i)\b(?:additional|continued|further|more|ongoing)\s+(?:\w+\s+){0,2}$", text[:m.start()])
                 if additional:
@@ -210,9 +209,9 @@ class SummaryReader:
                 out.append((match.key, _Span(text, pos + match.start, pos + match.end)))
             pos += match.end
 
-    def _regions_of(self, text: str, m: "_Span", key: str) -> list[str]:
+    def _regions_of(self, text: str, m: "_Span") -> list[str]:
         """The regions a mention of therapy is for: those named just after it ("for the lumbar
-        spine"), else the only requested region of that service, else none (region not stated)."""
+        spine"), else "other" (the region is not stated; no history line is made for it)."""
         after = re.match(r"(?i)(?:[^,;.]{0,60}?)\bfor the\s+([^,;.]+)", text[m.end():])
         named = regions_in(after.group(1)) if after else []
         if named:
