@@ -12,7 +12,7 @@ from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 
-LAYERS = ["words", "model", "load", "language", "facts", "checks", "durable", "decide", "tools", "ops", "service", "cli"]
+LAYERS = ["words", "model", "load", "ingest", "language", "facts", "checks", "durable", "decide", "tools", "ops", "service", "cli"]
 """Bottom to top: a package may import its own modules and those of the packages before it."""
 
 

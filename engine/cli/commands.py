@@ -473,6 +473,86 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
+def _vocabulary(rules):
+    """The vocabulary of the base rules folder (`--rules`; layers add none)."""
+    from engine.load.paths import locate  # start-up cost
+    from engine.load.vocabulary import load_vocabulary
+
+    return load_vocabulary(locate(rules).base / "vocabulary")
+
+
+def _json_text(data) -> str:
+    return json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n"
+
+
+def cmd_ingest(args) -> int:
+    """One letter: the draft case (printed, or written with -o) or its structured record (--format
+    json); a letter that cannot be read whole is one positioned line and exit 2, nothing written."""
+    import os  # only for the check below
+
+    from engine.ingest.read import ingest_letter  # start-up cost
+    from engine.load.paths import SCHEMA_DIR
+
+    if args.output and os.path.exists(args.output) and os.path.exists(args.letter) and os.path.samefile(args.output, args.letter):
+        raise InputError([Diagnostic(str(args.output), 1, 1, "I011", "the output is the letter itself: name another file for the draft case")])
+    result = ingest_letter(args.letter, _vocabulary(args.rules), args.output, SCHEMA_DIR / "case.schema.json")
+    if args.output:
+        out = Path(args.output)
+        scratch = out.with_name(out.name + ".part")
+        scratch.write_text(result.text, encoding="utf-8")
+        scratch.replace(out)
+        record = result.record
+        print(f"wrote {args.output}: {plural(len(record['items']), 'item')}, {plural(len(record['facts']), 'fact')} "
+              f"from {plural(len(record['summary']), 'summary sentence')}", file=sys.stderr)
+    if args.format == "json":
+        sys.stdout.write(_json_text(result.record))
+    elif not args.output:
+        sys.stdout.write(result.text)
+    return EXIT_OK
+
+
+def cmd_agree(args) -> int:
+    """Ingest each letter of a folder, decide its draft and tally the engine against the letter's
+    decisions (engine/tools/agreement.py). A letter that cannot be read is named on stderr with its
+    problem and the others are still tallied: exit 2 when any was unreadable, else 0."""
+    from engine.ingest.read import ingest_letter, letter_files  # start-up cost
+    from engine.tools.agreement import Agreement, rows_for
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InputError([Diagnostic(str(folder), 1, 1, "E000", "not a folder: imr agree reads a folder of letters")])
+    letters = letter_files(folder)
+    if not letters:
+        raise InputError([Diagnostic(str(folder), 1, 1, "I010", "no letters (*.txt, *.pdf) in this folder: nothing to agree with")])
+    engine = _engine(args.rules)
+    agreement, unreadable = Agreement(), []
+    for path in letters:
+        try:
+            case = ingest_letter(path, engine.base.vocabulary).case
+        except InputError as exc:
+            unreadable.append((path, exc.diagnostics))
+            continue
+        agreement.rows.extend(rows_for(path, case, engine.decide(case)))
+    for path, diagnostics in unreadable:
+        for d in diagnostics:
+            print(d, file=sys.stderr)
+        print(f"agree: {path}: unreadable, not tallied", file=sys.stderr)
+    if args.format == "json":
+        doc = agreement.to_json()
+        doc["letters"] = len(letters)
+        doc["unreadable"] = [{"path": str(p), "problems": [str(d) for d in ds]} for p, ds in unreadable]
+        sys.stdout.write(_json_text(doc))
+    else:
+        if agreement.rows:
+            print(agreement.text())
+        for r in agreement.rows:
+            mark = "agrees" if r.agrees else "DIFFERS"
+            print(f"  {mark}: {r.path} [{r.item_id}]: engine {r.engine} ({r.engine_guideline or 'no guideline'}), "
+                  f"letter {r.real} ({r.cited_guideline or 'basis not stated'})")
+    print(f"agree: {plural(len(letters), 'letter')}, {len(letters) - len(unreadable)} read, {len(unreadable)} unreadable", file=sys.stderr)
+    return EXIT_INPUT if unreadable else EXIT_OK
+
+
 def cmd_codes(args) -> int:
     for code, title in CODES.items():
         print(f"{code}  {title}")

@@ -186,6 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", help="rules folder (with --current)")
     p.set_defaults(func=commands.cmd_replay)
 
+    p = sub.add_parser("ingest", help="read an IMR determination letter (.txt, .pdf) into a structured record and a draft case file")
+    p.add_argument("letter", help="the letter: text (.txt) or PDF (.pdf)")
+    p.add_argument("-o", "--output", help="write the draft case file here (default: print it, unless --format json)")
+    p.add_argument("--format", choices=["yaml", "json"], default="yaml",
+                   help="yaml: the draft case (default); json: the structured record (items with decision and bases, rationale, summary sentences, facts with their sentences)")
+    p.add_argument("--rules", help="rules folder whose vocabulary names services and drugs (default: this project's)")
+    p.set_defaults(func=commands.cmd_ingest)
+
+    p = sub.add_parser("agree", help="ingest every letter of a folder, decide each draft case and print the agreement table")
+    p.add_argument("folder", help="a folder of letters (*.txt, *.pdf)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--rules", help="rules folder")
+    p.set_defaults(func=commands.cmd_agree)
+
     p = sub.add_parser("codes", help="every diagnostic code with its one-line meaning")
     p.set_defaults(func=commands.cmd_codes)
     _add_layers(sub)

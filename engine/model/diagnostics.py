@@ -107,6 +107,18 @@ CODES: dict[str, str] = {
     # B: batch output
     "B001": "a batch output that is its input (the same file, a link to it, or standard output appended to it)",
     "B002": "a --resume that cannot continue: no output named, or an output that is not of this input",
+    # I: reading a determination letter (imr ingest, imr agree)
+    "I001": "not an IMR determination letter (no 'IMR ISSUES, DECISIONS AND RATIONALES' section)",
+    "I002": "a letter without a clinical case summary before its decisions",
+    "I003": "a letter whose decisions section holds no disputed item, or an item without its decision",
+    "I004": "a disputed item cut short: no decision rationale, or one that never concludes (a truncated letter)",
+    "I005": "a rationale that concludes against its item's decision",
+    "I006": "a request line that cannot be an item of the case model (no visits, no known drug, no form)",
+    "I007": "a PDF letter that cannot be read, or holds no text",
+    "I008": "a letter whose summary states no date of the request",
+    "I009": "a draft case that the case model refuses (nothing is written)",
+    "I010": "a folder holding no letter (*.txt, *.pdf)",
+    "I011": "an ingest output that is the letter itself (the same file, or a link to it)",
     # D, S: tools
     "D001": "a revision or folder `imr diff` cannot read",
     "S001": "a schema file out of date with the models",

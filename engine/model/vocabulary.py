@@ -61,6 +61,9 @@ class Service(Closed):
     type: ItemType
     topic: Key
     title: str
+    aliases: list[Annotated[str, Field(min_length=2, max_length=80)]] = []
+    """Other names a determination letter gives the service ("chronic pain management program"):
+    `imr ingest` reads a request by its key, its title and these."""
 
 
 class MedicationTopics(Closed):
