@@ -42,6 +42,14 @@ def test_course_weeks_count_use_already_taken(engine):
     assert ongoing["history"]["course_weeks"] == pytest.approx(13.7 + 4, abs=0.1)
 
 
+def test_a_tricyclic_or_snri_trial_is_documented_only_when_one_is_listed(engine):
+    data = case_data(case_path("760_tx_2020_gabapentin_after_duloxetine.yaml"))
+    def meds(case):
+        return next(f for f in engine.facts(case).case_facts if f["t"] == "meds")
+    assert meds(with_change(data, "case_id", "x"))["tca_snri_tried"] is True  # a past SNRI, not tolerated
+    assert "tca_snri_tried" not in meds(with_change(data, "medications.0.drug", "sertraline"))  # an SSRI: silence, not "no"
+
+
 FLIPS = [
     ("200_capsaicin_after_failed_treatments.yaml", "capsaicin-cream", "medications",
      [{"name": "Naproxen 500 mg", "drug": "naproxen", "status": "current", "outcome": "effective"}]),
@@ -64,6 +72,9 @@ FLIPS = [
     ("270_amitriptyline_lumbar_radiculopathy.yaml", "amitriptyline", "diagnoses.0.code", "S83.241A"),
     ("272_sertraline_secondary_depression.yaml", "sertraline", "diagnoses.1.code", "F41.1"),
     ("273_duloxetine_diabetic_neuropathy_continued.yaml", "duloxetine", "medications.0.functional_improvement", False),
+    ("750_tx_gabapentin_lumbar_radiculopathy.yaml", "gabapentin", "diagnoses.0.code", "M54.50"),
+    ("752_tx_gabapentin_continued_relief_and_function.yaml", "gabapentin", "medications.0.functional_improvement", False),
+    ("760_tx_2020_gabapentin_after_duloxetine.yaml", "gabapentin", "medications.0.drug", "sertraline"),
 ]
 
 

@@ -20,7 +20,8 @@ from engine.model.case import NOT_DOCUMENTED, Case, MedicationItem, ProcedureIte
 from engine.model.vocabulary import Vocabulary
 
 _PM_PRIORITY = {"crps": 3, "neuritis_radiculitis": 2, "myalgia_myositis": 1}
-_FIRST_LINE = {("antidepressant", "tca"), ("antidepressant", "snri"), ("antiepileptic", None)}
+_TCA_SNRI = {("antidepressant", "tca"), ("antidepressant", "snri")}
+_FIRST_LINE = _TCA_SNRI | {("antiepileptic", None)}
 _GI_COTHERAPY = {"antiplatelet", "corticosteroid", "anticoagulant"}  # CPMTG p. 68: ASA, steroids, anticoagulants
 _NON_OPIOID = {"nsaid", "analgesic"}  # non-opioid analgesics to try before opioids (CPMTG p. 76)
 
@@ -105,6 +106,10 @@ def _medication_summary(case: Case, vocab: Vocabulary) -> dict:
         meds["prior_treatment_failed"] = True
     elif outcomes:
         meds["prior_treatment_failed"] = False
+    # a tricyclic or SNRI tried (any outcome): ODG (2019) asks for one before a gabapentinoid;
+    # none listed is silence, not a documented "no" (unknown is not false)
+    if any(_drug_class(vocab, m.drug or m.name.lower()) in _TCA_SNRI for m in case.medications):
+        meds["tca_snri_tried"] = True
     trials = []
     for m in case.medications:
         cls, sub = _drug_class(vocab, m.drug or m.name.lower())

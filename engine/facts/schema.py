@@ -127,6 +127,7 @@ DERIVED: dict[str, dict[str, FactField]] = {
         "nsaid_count": _f("number", "the current NSAIDs", True),
         "gi_risk_cotherapy": _f("bool", "current aspirin, corticosteroid or anticoagulant use", True),
         "non_opioid_failed": _f("bool", "the outcome of non-opioid analgesic trials"),
+        "tca_snri_tried": _f("bool", "a trial of a tricyclic or SNRI antidepressant"),
     },
     "item": {
         "topic": _f("text", "the treatment topic", True),
