@@ -68,6 +68,9 @@ CODES: dict[str, str] = {
     "V003": "an unknown diagnosis group, ungrouped reason or drug class",
     "V004": "a diagnosis prefix both grouped and ungrouped",
     "V005": "an ICD-10-CM code of the treated chapters in no group of a topic and not ungrouped",
+    "V006": "MTUS Drug List versions whose effective dates overlap",
+    "F001": "a drug list file (CSV or XLSX) that cannot be imported: a bad header, row or cell, at its row and column",
+    "R015": "a statute rule whose section is not a statute citation (code and section)",
     # C, T: the rule language
     "C001": "a condition that does not parse",
     "C002": "a condition naming an unknown fact or field, or comparing different types",

@@ -20,7 +20,8 @@ edition_not_encoded (the edition in force is not encoded for the topic), topic_n
 of the jurisdiction for the topic), not_addressed (no pack in force addresses the item); of "Not
 covered", no_edition (outside the jurisdiction's guideline history)."""
 Jurisdiction = Literal["CA", "TX"]
-Guideline = Literal["MTUS", "ODG", "ACOEM"]
+Guideline = Literal["MTUS", "ODG", "ACOEM", "Labor Code"]
+"""A guideline, or a statute whose rules bind whichever guideline governs (a pack of `role: statute`)."""
 Status = Literal["met", "not_met", "not_documented"]
 """A criterion's outcome for one item."""
 Topic = Literal["physical_medicine", "manual_therapy", "acupuncture", "restoration_programs", "behavioral", "injections", "devices",
@@ -29,6 +30,15 @@ Topic = Literal["physical_medicine", "manual_therapy", "acupuncture", "restorati
 form or drug class); a rule pack names one of them, or `any` (ANY_TOPIC) for every topic. Closed: a pack
 whose topic no item is routed to would never be reached, so a misspelt topic is a schema error."""
 ANY_TOPIC = "any"
+Role = Literal["guideline", "statute", "report"]
+"""What a pack's findings do. `guideline`: a tier of the search sequence decides with them. `statute`:
+a law that binds whichever tier governs (the Labor Code 4604.5 visit cap): its findings join the
+governing tier's. `report`: they decide nothing and answer a question beside the decision (does
+the drug need prospective review under the MTUS Drug Formulary?)."""
+ReportKind = Literal["prospective_review"]
+"""The questions a `report` pack answers (JSON: one field per kind on each item)."""
+ReportStatus = Literal["needed", "not_needed", "not_documented"]
+"""A report's answer: a not-met finding says it is needed; all met, not needed; else not documented."""
 """A pack topic that compiles into every topic's ruleset."""
 PmGroup = Literal["myalgia_myositis", "neuritis_radiculitis", "crps"]
 """The CPMTG physical-medicine diagnosis groups (visit allowances, pp. 98-99)."""

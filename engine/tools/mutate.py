@@ -133,7 +133,8 @@ def _failures(engine: Engine, c: _Case, items: set[str] | None = None) -> frozen
         if items is not None and item_id not in items:
             continue
         o = engine.aggregator.outcome(events[item_id])
-        check = check_item(want, o.decision, o.outcomes, o.rank, o.reason)
+        found = (o.reports or {}).get("prospective_review")
+        check = check_item(want, o.decision, o.outcomes, o.rank, o.reason, (found[0], [x.rule for x in found[1]]) if found else None)
         if not check.decision_ok:
             out.add((item_id, "decision"))
         out.update((item_id, m.rule) for m in check.rule_mismatches)
@@ -154,7 +155,7 @@ def _baseline(engine: Engine, paths, run: MutationRun) -> list[_Case]:
         facts, events, determination = engine.trace(case)
         expectations = case.expectations()
         c = _Case(path=Path(path), case=case, facts=facts, expectations=expectations, folder=Path(path).parent.name,
-                  named={r for e in expectations.values() for r in e.governing + e.not_fired},
+                  named={r for e in expectations.values() for r in e.governing + e.not_fired + e.review_rules},
                   governed={g.pack for e in events.values() for g in e.governs},
                   addressed={a.pack for e in events.values() for a in e.addressed},
                   fired={o.rule for i in determination.items for o in i.rules}, failing=frozenset())
