@@ -181,9 +181,15 @@ _STATE: dict = {}
 def _one(rule_id: str) -> tuple[str, int, str | None]:
     """Delete one rule; (rule, cases decided, the first case file that noticed, if any)."""
     engine, cases = _STATE["engine"], _STATE["cases"]
-    topics = topics_of(engine, rule_id)
-    m = mutant(engine, rule_id, topics)
     todo = affected(engine, cases, rule_id)
+    # only the topics the affected cases' items are routed to: a rule of a pack of topic `any`
+    # reaches every topic, but compiling those no affected item reaches changes no judgement
+    names = engine.compiled.rulesets
+    reached = {(topic if topic in names else FALLBACK_TOPIC) for c in todo for _, topic, _ in c.facts.items}
+    topics = topics_of(engine, rule_id) & reached
+    if not topics:
+        return rule_id, len(todo), None
+    m = mutant(engine, rule_id, topics)
     try:
         for n, c in enumerate(todo, start=1):
             items = _routed(engine, c.facts, topics)
