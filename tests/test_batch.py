@@ -102,5 +102,9 @@ def test_no_rationale_leaves_out_only_the_rationale(engine, tmp_path, capsys):
             decided = x["decision"] in ("Upheld", "Overturned")
             rendered += decided and bool(x["rationale"])
             assert y["rationale"] == ("" if decided else x["rationale"])
+            for item in (x, y):  # the prospective-review reason is rendered from rationales too
+                if item.get("prospective_review"):
+                    assert item is x or item["prospective_review"].pop("reason") == ""
+                    item["prospective_review"].pop("reason", None)
             assert {k: v for k, v in x.items() if k != "rationale"} == {k: v for k, v in y.items() if k != "rationale"}
     assert rendered > 100  # the full run did render rationales

@@ -165,7 +165,9 @@ def _named(kind: str) -> set[str]:
 
 def test_every_rule_is_named_in_some_governing_list(engine):
     named = _named("governing")
-    missing = [r.rule.id for r in engine.base.rules if r.rule.id not in named]
+    behind_answers = _named("review_rules")  # a report pack's rules govern no decision: they stand behind its answer
+    missing = [r.rule.id for r in engine.base.rules
+               if r.rule.id not in (behind_answers if r.pack.role == "report" else named)]
     assert not missing, f"rules no case names in `governing` (add them where they govern): {missing}"
 
 

@@ -137,7 +137,7 @@ def _expected_problems(source) -> list[Diagnostic]:
             for key in expected if key not in ids]
 
 
-RULE_LISTS = ("governing", "not_fired")
+RULE_LISTS = ("governing", "not_fired", "review_rules")
 _RULE_REF = re.compile(r"^[a-z0-9][a-z0-9.-]{2,99}(\[[a-z][a-z0-9_]{0,63}\])?$")
 
 

@@ -28,6 +28,9 @@ from engine.checks.tables import (ALLOWANCE, COLUMNS, DERIVED, TABLES, condition
                                   substitute, summary, template_names, to_text)
 from engine.load.yaml_source import Source
 
+STATUTE_CITATION = re.compile(r"^(?P<code>[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)* Code) (?:section |§ ?)?(?P<section>\d+(?:\.\d+)*)(?:\([0-9A-Za-z]{1,4}\))*(?:[ ,:;].*)?$")
+"""A statute citation: the code and the section with its subdivisions ("Labor Code 4604.5(c)(1)")."""
+
 _SINGULAR_IN_REQUIRE = {"request", "item", "patient", "clinical", "meds", "history", "dx", "surgery", "ingredient"}
 
 
@@ -194,7 +197,7 @@ def build_rule_base(files: RuleFiles) -> RuleBase:
         if pack.pack in seen_packs:
             problems.append(source.diagnostic(("pack",), "R002", f"pack id '{pack.pack}' also used in {seen_packs[pack.pack].path}"))
         seen_packs[pack.pack] = source
-        if not any(p.rank_of(pack) for p in files.profiles.values()):
+        if not any(p.rank_of(pack) is not None for p in files.profiles.values()):
             problems.append(source.diagnostic(("guideline",), "R011", "no jurisdiction profile ranks this pack; it can never govern"))
         tables = _table_rows(pack, source, fields, values, problems)
         constants = {TABLES: {name: summary([r.values for r in rows]) for name, rows in tables.items()}} if tables else {}
@@ -227,6 +230,8 @@ def build_rule_base(files: RuleFiles) -> RuleBase:
             unique(rule.id, source, path)
             if pack.guideline == "MTUS" and rule.pages == "n/a" and "CCR" not in rule.section:
                 problems.append(source.diagnostic(path + ("pages",), "R004", "an MTUS rule must cite pages (or, for a regulation without pages, a CCR subsection in `section`)"))
+            if pack.role == "statute" and not STATUTE_CITATION.match(rule.section):
+                problems.append(source.diagnostic(path + ("section",), "R017", f"a statute rule cites its code and section (\"Labor Code 4604.5(c)(1)\"), not '{rule.section}'"))
             scope = rule.applies_to or pack.addresses[0].applies_to
             if rule.applies_to:
                 _check_scope(rule.applies_to, source, path + ("applies_to",), files.vocabulary, problems)

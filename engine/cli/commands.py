@@ -553,6 +553,36 @@ def cmd_agree(args) -> int:
     return EXIT_INPUT if unreadable else EXIT_OK
 
 
+
+
+def cmd_formulary_import(args) -> int:
+    """Import a published MTUS Drug List version; every bad cell at its row and column, nothing written then."""
+    from engine.load.paths import DEFAULT_RULES  # start-up cost
+    from engine.load.vocabulary import load_vocabulary
+    from engine.tools.drug_list_import import read_drug_list, version_file, write_version
+
+    rules = Path(args.rules) if args.rules else DEFAULT_RULES
+    folder = rules / "vocabulary"
+    if not folder.is_dir():
+        raise InputError([Diagnostic(str(rules), 1, 1, "L001", "not a rules folder: no vocabulary/ inside")])
+    data = read_drug_list(args.file, args.version, args.effective_from, args.effective_to,
+                          args.source or Path(args.file).name, complete=not args.partial)
+    target = version_file(folder, data.version)
+    previous = target.read_bytes() if target.exists() else None
+    write_version(folder, data)
+    try:
+        load_vocabulary(folder)  # the folder still loads with the new version
+    except InputError:
+        if previous is None:  # imports nothing: the folder is left as it was
+            target.unlink()
+        else:
+            target.write_bytes(previous)
+        raise
+    print(f"imported MTUS Drug List {data.version} ({data.effective_from}..{data.effective_to or ''}): "
+          f"{plural(len(data.entries), 'ingredient')} into {target}")
+    return EXIT_OK
+
+
 def cmd_codes(args) -> int:
     for code, title in CODES.items():
         print(f"{code}  {title}")

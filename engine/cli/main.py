@@ -13,6 +13,7 @@ Ctrl-C does: one line, exit 128 + the signal's number, never a traceback.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import signal
 import sys
 from pathlib import Path
@@ -199,6 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=commands.cmd_agree)
+
+    p = sub.add_parser("formulary", help="the MTUS Drug List data: import a published version (CSV or XLSX)")
+    fsub = p.add_subparsers(dest="formulary_command", required=True, metavar="ACTION")
+    q = fsub.add_parser("import", help="read the published MTUS Drug List (CSV or XLSX, its column layout) into one version file")
+    q.add_argument("file", help="the list exported as .csv or .xlsx")
+    q.add_argument("--version", required=True, help="the list's version, as the Administrative Director's order names it (v.3)")
+    q.add_argument("--effective-from", required=True, type=dt.date.fromisoformat, help="the version's effective date (YYYY-MM-DD)")
+    q.add_argument("--effective-to", type=dt.date.fromisoformat, help="its last day in effect, when a later version replaces it")
+    q.add_argument("--source", help="where the file was published (address and date); default: the file's name")
+    q.add_argument("--partial", action="store_true", help="the file holds part of the list: a drug not in it has no status (not Unlisted)")
+    q.add_argument("--rules", help="rules folder whose vocabulary/ receives the version (default: the project's)")
+    q.set_defaults(func=commands.cmd_formulary_import)
 
     p = sub.add_parser("codes", help="every diagnostic code with its one-line meaning")
     p.set_defaults(func=commands.cmd_codes)

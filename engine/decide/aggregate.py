@@ -47,12 +47,16 @@ class ItemOutcome:
     """Outcomes of the governing tier that the rule's `silence:` keeps from counting against the
     item (an exclusion not documented; a supporting criterion not met or not documented): the
     letter names them and says they did not count."""
+    reports: dict[str, tuple[str, list[Shown]]] = None
+    """Per report kind (prospective_review): the answer the decide ruleset's report rules gave, and
+    the findings of the report packs behind it (not met for needed, not documented, or met)."""
 
 
 class Aggregator:
     def __init__(self, base: RuleBase):
         self._order = {r.rule.id: n for n, r in enumerate(base.rules)}  # once, not per case
         self._silent = {r.rule.id: SILENT_STATUSES[r.rule.silence or "requirement"] for r in base.rules}
+        self._reports = {r.rule.id: r.pack.reports for r in base.rules if r.pack.reports}
 
     def outcome(self, events: ItemEvents) -> ItemOutcome:
         if events.decision is None:
@@ -77,7 +81,23 @@ class Aggregator:
                     s.subjects.append(o.subject)
                 s.undocumented = sorted(set(s.undocumented) | set(o.not_documented))
         return ItemOutcome(events.item_id, decision, events.decision.reason, rank,
-                           sorted({g.pack for g in events.governs}), outcomes, list(shown.values()), list(neutral.values()))
+                           sorted({g.pack for g in events.governs}), outcomes, list(shown.values()), list(neutral.values()),
+                           self._reported(events, outcomes))
+
+    def _reported(self, events: ItemEvents, outcomes: list[RuleOutcome]) -> dict:
+        """Each report's answer with the findings behind it (the answer is the report rule that fired)."""
+        wanted = {"needed": "not_met", "not_documented": "not_documented", "not_needed": "met"}
+        out = {}
+        for kind, answer in events.reports.items():
+            behind: dict[tuple, Shown] = {}
+            for o in outcomes:
+                if self._reports.get(o.rule) == kind and o.status == wanted[answer]:
+                    s = behind.setdefault((o.rule, o.status), Shown(o.rule, o.status, [], []))
+                    if o.subject:
+                        s.subjects.append(o.subject)
+                    s.undocumented = sorted(set(s.undocumented) | set(o.not_documented))
+            out[kind] = (answer, list(behind.values()))
+        return out
 
     def _outcomes(self, events: ItemEvents) -> list[RuleOutcome]:
         """One outcome per rule, status and subject (a rule's alternatives may each fire)."""

@@ -18,7 +18,7 @@ from engine.facts.build import CaseFacts
 from engine.facts.schema import label
 from engine.language.templates import FactView, names_read, render
 from engine.model.case import Case
-from engine.model.determination import Citation, Determination, ItemDetermination, Review
+from engine.model.determination import Citation, Determination, ItemDetermination, Report, Review
 from engine.model.rules import carried_over_on
 from engine.words import counted, plural, spoken_list, whole
 
@@ -121,12 +121,41 @@ class Letter:
             item_id=outcome.item_id, item=item_model.description, decision=outcome.decision, reason=reason,
             reason_code=outcome.reason, governed_by=governed_by, governing_rank=rank, citations=citations, rationale=rationale,
             missing_documentation=missing, supported=supported, recommendation=recommendation(outcome.reason, profile), rules=outcome.outcomes,
+            prospective_review=self._report(outcome, "prospective_review", context, profile, day),
         )
 
+    def _report(self, outcome: ItemOutcome, kind: str, context: "_LazyViews", profile, day=None) -> Report | None:
+        """A report pack's answer (prospective review) with the rationale of the rules behind it."""
+        found = (outcome.reports or {}).get(kind)
+        if found is None:
+            return None
+        status, shown = found
+        sentences, citations, missing, _ = self._rendered(shown, context, profile, None, day)
+        return Report(status=status, needed={"needed": True, "not_needed": False}.get(status), reason=" ".join(sentences),
+                      rules=[s.rule for s in shown], citations=citations, missing_documentation=missing)
+
+    def _basis(self, pack, rank, profile) -> str:
+        """How a citation names its basis: the governing tier's label; a statute's own (its binding's)."""
+        if pack.role == "guideline":
+            return profile.tiers[rank - 1].label if profile and rank else pack.guideline
+        if profile:
+            for b in profile.binding:
+                if b.guideline == pack.guideline and (b.documents is None or pack.document in b.documents):
+                    return b.label
+        return pack.guideline
+
     def _explain(self, outcome: ItemOutcome, context: "_LazyViews", profile, day=None):
+        sentences, citations, missing, supported = self._rendered(outcome.shown, context, profile, outcome.rank, day)
+        for shown in (outcome.neutral or ()) if self.rationale else ():  # rationale text, left out with it
+            rule = self.base.rule(shown.rule).rule
+            subjects = spoken_list([s.replace("_", " ") for s in shown.subjects])
+            sentences.append(f"{rule.title}{' (' + subjects + ')' if subjects else ''}: {NOT_COUNTED[rule.silence, shown.status]}.")
+        return " ".join(sentences), citations, missing, supported
+
+    def _rendered(self, shown_list, context: "_LazyViews", profile, rank, day=None):
+        """Rationale sentences, citations, documentation and what is supported, of the shown outcomes."""
         sentences, citations, missing, supported = [], [], [], None
-        rank = outcome.rank
-        for shown in outcome.shown:
+        for shown in shown_list:
             parsed = self.base.rule(shown.rule)
             rule, pack = parsed.rule, parsed.pack
             subjects = [s.replace("_", " ") for s in shown.subjects]
@@ -141,7 +170,7 @@ class Letter:
                     text += f" (Not documented: {spoken_list(labels)}.)"
                 sentences.append(text)
             carried = "; ".join(c.text for c in carried_over_on(pack, rule, day)) if day is not None else ""
-            citation = Citation(basis=profile.tiers[rank - 1].label if profile and rank else pack.guideline,
+            citation = Citation(basis=self._basis(pack, rank, profile),
                                 guideline=pack.guideline, document=pack.document, edition=pack.edition,
                                 section=rule.section, pages=rule.pages, carried_over=carried or None)
             if citation not in citations:
@@ -154,11 +183,7 @@ class Letter:
                 a = rule.allowance
                 supported = a.text or " ".join(x for x in (plural(a.visits, "visit") if a.visits is not None else "",
                                                            f"over {plural(a.weeks, 'week')}" if a.weeks else "") if x)
-        for shown in (outcome.neutral or ()) if self.rationale else ():  # rationale text, left out with it
-            rule = self.base.rule(shown.rule).rule
-            subjects = spoken_list([s.replace("_", " ") for s in shown.subjects])
-            sentences.append(f"{rule.title}{' (' + subjects + ')' if subjects else ''}: {NOT_COUNTED[rule.silence, shown.status]}.")
-        return " ".join(sentences), citations, missing, supported
+        return sentences, citations, missing, supported
 
 
 class _LazyViews:
@@ -262,6 +287,8 @@ def render_text(d: Determination, show_rules: bool = True) -> str:
         if item.missing_documentation:
             out += ["", "Documentation that would change this outcome:"]
             out += [textwrap.fill(doc, WIDTH, initial_indent="  - ", subsequent_indent="    ") for doc in item.missing_documentation]
+        if item.prospective_review is not None:
+            out += ["", _wrap(_review_line(item.prospective_review))]
         out += ["", _wrap("Recommendation: " + item.recommendation)]
         if show_rules and item.governing_rank is not None:
             grouped: dict[tuple, list[str]] = {}
@@ -274,6 +301,21 @@ def render_text(d: Determination, show_rules: bool = True) -> str:
             out += [_wrap(f"Rules ({item.governed_by}): {fired}")]
     out.append("")
     return "\n".join(out)
+
+
+REVIEW_ANSWERS = {
+    "needed": "needed before the drug is dispensed",
+    "not_needed": "not needed: the drug may be dispensed without it",
+    "not_documented": "cannot be told from the record",
+}
+"""The letter's words for a prospective-review answer (JSON keeps the status)."""
+
+
+def _review_line(report: Report) -> str:
+    """The letter's prospective-review line: the answer, why, and the sections cited."""
+    cited = "; ".join(dict.fromkeys(c.section for c in report.citations))
+    return (f"Prospective review (MTUS Drug Formulary): {REVIEW_ANSWERS[report.status]}."
+            + (f" {report.reason}" if report.reason else "") + (f" ({cited}.)" if cited else ""))
 
 
 def render_json(d: Determination) -> str:

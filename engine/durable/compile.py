@@ -120,6 +120,8 @@ class ActionSpec:
     decides: bool = True
     label: str = ""
     absent: tuple = ()  # for a not-documented alternative: the facts whose absence it matched
+    report: str = ""
+    """For a criterion of a `report` pack, and a report rule: the question it answers (prospective_review)."""
 
 
 @dataclass
@@ -421,7 +423,8 @@ class _Rule:
 def compile_rules(base: RuleBase) -> CompiledRules:
     problems: list[Diagnostic] = []
     memberships = Memberships()
-    pack_ranks = {p.pack: {j: r for j, prof in base.profiles.items() if (r := prof.rank_of(p))} for p in base.packs}
+    pack_ranks = {p.pack: {j: r for j, prof in base.profiles.items() if (r := prof.rank_of(p)) is not None} for p in base.packs}
+    """pack -> jurisdiction -> rank; 0 for a statute or report pack, which never governs."""
     topics = sorted({p.topic for p in base.packs} - {ANY_TOPIC}) + [FALLBACK_TOPIC]
 
     # criterion engine rules of each guideline rule, in rule-base order
@@ -446,8 +449,8 @@ def compile_rules(base: RuleBase) -> CompiledRules:
                 absent = tuple(sorted(f"{t.entity}.{t.field}" for t in conj if t.op == "absent")) if status == "not_documented" else ()
                 out.append(_Rule(f"criterion:{parsed.rule.id}:{status}:{k}", patterns, ActionSpec(
                     "criterion", rule_id=parsed.rule.id, status=status, pack=parsed.pack.pack,
-                    decides=parsed.rule.decides and status not in SILENT_STATUSES[parsed.rule.silence or "requirement"],
-                    label=parsed.rule.label or "", absent=absent), index, parsed))
+                    decides=parsed.rule.decides and parsed.pack.role != "report" and status not in SILENT_STATUSES[parsed.rule.silence or "requirement"],
+                    label=parsed.rule.label or "", absent=absent, report=parsed.pack.reports or ""), index, parsed))
 
     connected = _label_connected(base, criteria)
     shared: dict[str, list[RulesetSpec]] = {}  # any-pack -> its shards outside label chains, compiled once
@@ -459,6 +462,8 @@ def compile_rules(base: RuleBase) -> CompiledRules:
 
     decide = RulesetSpec("decide", "decide", per_case=True)
     _add_sequence_and_decisions(decide)
+    _add_adoptions(decide, base, pack_ranks)
+    _add_reports(decide, base)
     decide.shape = shape_of(decide.definition)
     _finish(decide)
     rulesets: dict[str, TopicRules] = {}
@@ -467,9 +472,10 @@ def compile_rules(base: RuleBase) -> CompiledRules:
         route = RulesetSpec(f"route:{topic}", "route", topic)
         # in force: editions of the topic's packs (the fallback: of every pack, so an unrouted item
         # can still tell "no edition" from "not addressed")
-        _add_in_force(route, base.packs if topic == FALLBACK_TOPIC else reach, pack_ranks)
+        editions = [p for p in (base.packs if topic == FALLBACK_TOPIC else reach) if p.role == "guideline"]  # a statute is no edition
+        _add_in_force(route, editions, pack_ranks)
         _add_history(route, base.profiles)
-        _add_encoded(route, [] if topic == FALLBACK_TOPIC else [p for p in reach if p.topic == topic], pack_ranks)
+        _add_encoded(route, [] if topic == FALLBACK_TOPIC else [p for p in editions if p.topic == topic], pack_ranks)
         address = []
         for pack in reach:
             for jurisdiction, rank in pack_ranks[pack.pack].items():
@@ -707,10 +713,11 @@ def _finding(alias: str, status: str | None = None) -> dict:
 
 def _add_sequence_and_decisions(spec: RulesetSpec) -> None:
     governs = {"governs": {"$and": [{"t": "governs"}]}}
+    # rank 0 is a statute or report pack: it is applied beside the search sequence and never governs
     spec.add("govern", [
         _phase("govern"),
-        {"addressed": {"$and": [{"t": "addressed"}]}},
-        {"better$not": {"$and": [{"t": "addressed"}, {"item_id": {"addressed": "item_id"}}, {"$lt": {"rank": {"addressed": "rank"}}}]}},
+        {"addressed": {"$and": [{"t": "addressed"}, {"$gt": {"rank": 0}}]}},
+        {"better$not": {"$and": [{"t": "addressed"}, {"$gt": {"rank": 0}}, {"item_id": {"addressed": "item_id"}}, {"$lt": {"rank": {"addressed": "rank"}}}]}},
     ], ActionSpec("govern"))
     # a criterion rule's scope is its pack's, but not the `when` of the pack's `addresses` (a
     # postsurgical period, say), and a shard may hold the packs a label chain joins: a finding of a
@@ -749,3 +756,39 @@ def _add_sequence_and_decisions(spec: RulesetSpec) -> None:
              ActionSpec("decision", decision="No rule applies", reason="edition_not_encoded"))
     spec.add("decide:not_addressed", [_phase("decide"), item, ungoverned, {"edition": marker("in_force")}, {"encoded": marker("encoded")}],
              ActionSpec("decision", decision="No rule applies", reason="not_addressed"))
+
+
+def _add_adoptions(spec: RulesetSpec, base: RuleBase, pack_ranks: dict[str, dict[str, int]]) -> None:
+    """A statute binds whichever tier governs: once an item's tier is known (the `govern` phase),
+    each deciding finding of a `role: statute` pack is adopted into it (asserted again with the
+    governing rank), so the decision rules count it as that tier's. Only into the tiers the
+    jurisdiction's binding does not lift (Labor Code 4604.5(c)(1): not where the Postsurgical
+    Treatment Guidelines govern)."""
+    for pack in base.packs:
+        if pack.role != "statute":
+            continue
+        for jurisdiction in sorted(pack_ranks[pack.pack]):
+            for rank in base.profiles[jurisdiction].bound_ranks(pack):
+                spec.add(f"adopt:{pack.pack}:{jurisdiction}:{rank}", [
+                    _phase("govern"),
+                    {"governs": {"$and": [{"t": "governs"}, {"rank": rank}]}},
+                    {"finding": {"$and": [{"t": "finding"}, {"pack": pack.pack}, {"rank": 0}, {"decides": True},
+                                          {"jurisdiction": jurisdiction}, {"item_id": {"governs": "item_id"}}]}},
+                ], ActionSpec("adopt", pack=pack.pack, rank=rank))
+
+
+def _add_reports(spec: RulesetSpec, base: RuleBase) -> None:
+    """What a `report` pack answers for an item, from its findings (which decide nothing): needed
+    where one is not met; not documented where none is unmet and one is not documented; not needed
+    where all that fired are met."""
+    for kind in sorted({p.reports for p in base.packs if p.reports}):
+        def of(alias: str, status: str, join: bool = True) -> dict:
+            terms = [{"t": "finding"}, {"report": kind}, {"status": status}]
+            return {alias: {"$and": terms + ([{"item_id": {"finding": "item_id"}}] if join else [])}}
+        spec.add(f"report:{kind}:needed", [_phase("decide"), of("finding", "not_met", join=False)],
+                 ActionSpec("report", status="needed", report=kind))
+        spec.add(f"report:{kind}:not_documented", [_phase("decide"), of("finding", "not_documented", join=False), of("unmet$not", "not_met")],
+                 ActionSpec("report", status="not_documented", report=kind))
+        spec.add(f"report:{kind}:not_needed", [_phase("decide"), of("finding", "met", join=False), of("unmet$not", "not_met"),
+                                                of("undocumented$not", "not_documented")],
+                 ActionSpec("report", status="not_needed", report=kind))

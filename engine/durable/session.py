@@ -306,6 +306,7 @@ class _Run:
         self.marked: set = set()  # (marker kind, item): in force, covered by the history, topic encoded
         self.findings: dict[tuple, dict] = {}  # (item, rule, status, subject) -> the finding fact
         self.governs: set = set()
+        self.adopted: set = set()
 
     def on_route(self, session: Session, name: str, spec: ActionSpec, frames: list) -> None:
         fired, address = self.fired, spec.kind == "address"
@@ -333,9 +334,11 @@ class _Run:
             if key in findings:
                 continue  # another alternative of the same outcome: one finding
             fact = {"t": "finding", "item_id": item, "rule": spec.rule_id, "status": spec.status, "pack": spec.pack,
-                    "subject": subject, "rank": rank, "decides": spec.decides}
+                    "subject": subject, "rank": rank, "decides": spec.decides, "jurisdiction": self.log.jurisdiction}
             if spec.label:
                 fact["label"] = spec.label
+            if spec.report:
+                fact["report"] = spec.report
             findings[key] = fact
             if wanted is not None and (wanted == "all" or spec.label in wanted):
                 back.append(dict(fact))
@@ -353,6 +356,12 @@ class _Run:
                     new.append({"t": "governs", "item_id": a["item_id"], "pack": a["pack"], "rank": a["rank"]})
             elif spec.kind == "withdraw":
                 gone.append(frame["finding"]["id"])
+            elif spec.kind == "adopt":  # a statute's finding, counted as the governing tier's
+                f = frame["finding"]
+                key = (f["item_id"], f["rule"], f["status"], f["subject"], spec.rank)
+                if key not in self.adopted:
+                    self.adopted.add(key)
+                    new.append({k: v for k, v in f.items() if k not in ("id", "sid")} | {"rank": spec.rank})
         if gone:
             session.retract(gone)
         if new:

@@ -63,13 +63,16 @@ class ItemEvents:
     governs: list[Governs] = field(default_factory=list)
     decision: Decision | None = None
     in_force: bool = False
+    reports: dict[str, str] = field(default_factory=dict)
+    """What each report pack's findings answered (kind -> needed | not_needed | not_documented), as the
+    decide ruleset's report rules said."""
 
     def addressed_packs(self) -> set[str]:
         return {a.pack for a in self.addressed}
 
 
 def _item_of(bindings: dict) -> str | None:
-    for alias in ("item", "governs", "addressed"):
+    for alias in ("item", "governs", "addressed", "finding"):
         if alias in bindings:
             return bindings[alias].get("item_id")
     return None
@@ -80,6 +83,7 @@ def read(log, item_ids, ranks: dict[str, dict[str, int]]) -> dict[str, ItemEvent
     events = {item_id: ItemEvents(item_id) for item_id in item_ids}
     in_force = set()
     criteria = []
+    adopted = []  # (events, spec, finding): a statute's finding joined the governing tier
     for fired in log.fired:
         spec, b = fired.spec, fired.bindings
         if spec.kind == "in_force":
@@ -99,6 +103,10 @@ def read(log, item_ids, ranks: dict[str, dict[str, int]]) -> dict[str, ItemEvent
             mine.governs.append(Governs(a["pack"], a["rank"]))
         elif spec.kind == "decision" and mine.decision is None:
             mine.decision = Decision(spec.decision, spec.reason, fired.name)
+        elif spec.kind == "adopt":
+            adopted.append((mine, spec, b["finding"]))
+        elif spec.kind == "report":
+            mine.reports.setdefault(spec.report, spec.status)
     addressed = {item_id: e.addressed_packs() for item_id, e in events.items()}
     jurisdiction = log.jurisdiction
     for mine, fired in criteria:  # after every address event is known
@@ -108,6 +116,10 @@ def read(log, item_ids, ranks: dict[str, dict[str, int]]) -> dict[str, ItemEvent
         rank = ranks.get(spec.pack, {}).get(jurisdiction, 0)
         mine.findings.append(Finding(spec.rule_id, spec.status, spec.pack, finding_subject(b), rank, spec.decides,
                                      spec.label, tuple(spec.absent)))
+    for mine, spec, f in adopted:
+        subject = f.get("subject", "")
+        absent = next((o.absent for o in mine.findings if (o.rule, o.status, o.subject) == (f["rule"], f["status"], subject)), ())
+        mine.findings.append(Finding(f["rule"], f["status"], f["pack"], subject, spec.rank, f["decides"], f.get("label", ""), absent))
     for item_id in in_force:
         if item_id in events:
             events[item_id].in_force = True

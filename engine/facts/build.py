@@ -170,6 +170,7 @@ def _item_facts(case: Case, item, vocab: Vocabulary) -> tuple[str, list[dict]]:
         _medication_history(case, item, history)
         _course_weeks(case, item, history)
         _morphine_equivalents(case, item, vocab, fact)
+        _drug_list(case, item, vocab, fact)
 
     dx = _dx_profile(case, item, vocab)
     surgery = _surgery(case, item)
@@ -291,6 +292,34 @@ def _morphine_equivalents(case: Case, item: MedicationItem, vocab: Vocabulary, f
             return
         total += extra
     fact["mme_daily_total"] = round(total, 1)
+
+
+def _drug_list(case: Case, item: MedicationItem, vocab: Vocabulary, fact: dict) -> None:
+    """The drug's MTUS Drug List entry in the version in effect on the request date (California),
+    and the days the formulary counts: from the injury to the prescribing visit (the day after the
+    injury is day one, 9792.27.12(c)) and from the surgery to it (the day of surgery is day zero,
+    9792.27.13(b)). A drug a partial list does not hold has no status here (not documented); one a
+    complete list does not hold is Unlisted."""
+    version = vocab.drug_list_on(case.request_date) if case.jurisdiction == "CA" else None
+    if version is not None and not item.compounded:
+        fact["drug_list_version"] = version.version
+        entry = version.entry(item.ingredients[0].drug)
+        if entry is not None:
+            fact["formulary_status"] = entry.status
+            supply = item.days_supply if item.days_supply != NOT_DOCUMENTED else None
+            for name, limit in (("special_fill", entry.special_fill_days), ("perioperative_fill", entry.perioperative_fill_days)):
+                _put(fact, f"{name}_days", limit)
+                if limit is not None and supply is not None:  # the supply past the list's limit (0 or less: within it)
+                    fact[f"{name}_excess_days"] = supply - limit
+        elif version.complete:
+            fact["formulary_status"] = "unlisted"
+    visit = item.prescribed_on
+    if isinstance(visit, dt.date):
+        doi = case.injured_worker.date_of_injury
+        if isinstance(doi, dt.date):
+            fact["days_from_injury"] = (visit - doi).days
+        if isinstance(item.surgery_date, dt.date):
+            fact["days_from_surgery"] = (visit - item.surgery_date).days
 
 
 def item_diagnoses(case: Case, item, vocab: Vocabulary) -> tuple[str, dict]:

@@ -13,7 +13,7 @@ from engine.load.positions import load_model
 from engine.load.yaml_source import MAX_BYTES
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.model.icd10 import normalise_icd10
-from engine.model.vocabulary import Diagnoses, Drugs, Procedures, Services, Vocabulary
+from engine.model.vocabulary import Diagnoses, DrugListVersion, Drugs, Procedures, Services, Vocabulary
 
 _FILES = {"diagnoses": Diagnoses, "drugs": Drugs, "services": Services, "procedures": Procedures}
 _CHECKED: dict[tuple[str, bytes], object] = {}
@@ -45,6 +45,7 @@ def load_vocabulary(folder: str | Path) -> Vocabulary:
         problems.extend(found)
         if not found:
             _CHECKED[key] = parts[name]
+    parts["drug_lists"] = tuple(_drug_lists(folder, problems))
     if problems:
         raise InputError(problems)
     vocab = Vocabulary(**parts)
@@ -88,3 +89,22 @@ def _cross_check(vocab: Vocabulary, folder: Path) -> list[Diagnostic]:
         if cls not in vocab.drugs.classes:
             problems.append(Diagnostic(str(folder / "services.yaml"), 1, 1, "V003", f"medication_topics names unknown drug class '{cls}'"))
     return problems
+
+
+DRUG_LIST_FILES = "mtus-drug-list-*.yaml"
+"""One file per MTUS Drug List version (`imr formulary import` writes them)."""
+
+
+def _drug_lists(folder: Path, problems: list[Diagnostic]) -> list[DrugListVersion]:
+    """The MTUS Drug List versions, by effective date; two whose dates overlap are an error (V006)."""
+    versions = []
+    for path in sorted(folder.glob(DRUG_LIST_FILES)):
+        version, source = load_model(path, DrugListVersion, "V001", problems)
+        if version is not None:
+            versions.append((version, path))
+    versions.sort(key=lambda v: v[0].effective_from)
+    for (a, a_path), (b, b_path) in zip(versions, versions[1:]):
+        if a.effective_to is None or a.effective_to >= b.effective_from:
+            problems.append(Diagnostic(str(b_path), 1, 1, "V006", f"MTUS Drug List {b.version} takes effect {b.effective_from}, "
+                                       f"while {a.version} ({a_path.name}) is still in effect: give {a.version} an effective_to before it"))
+    return [v for v, _ in versions]

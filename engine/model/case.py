@@ -180,6 +180,8 @@ class TherapyItem(Closed):
     """For a program (chronic pain program, work hardening): the hours requested ("80 hours"), beside its sessions."""
     maintenance_care: Tri = Field(NOT_DOCUMENTED, title="whether the care is elective or maintenance care")
     """Requested as elective / maintenance care after the therapeutic goal is reached (CPMTG p. 59)."""
+    employer_authorized_visits: Tri = Field(NOT_DOCUMENTED, title="the employer's authorization of visits beyond the Labor Code 4604.5(c)(1) cap")
+    """True when the employer (or its claims administrator) has authorized, in writing, visits beyond the 24 of Labor Code 4604.5(c)(1)."""
 
     @model_validator(mode="after")
     def _visits(self):
@@ -213,6 +215,20 @@ class MedicationItem(Closed):
     """Total daily dose of the first ingredient (for opioids: the basis of the morphine equivalent)."""
     compound_necessity_documented: Tri = Field(NOT_DOCUMENTED, title="the patient-specific need for a compounded drug")
     """For a compounded drug: true when the chart documents patient-specific factors that make it necessary instead of an FDA-approved or OTC drug, false when the record shows such a drug meets the need (8 CCR 9792.27.9(a))."""
+    # the MTUS Drug Formulary (8 CCR 9792.27.1-9792.27.23): what decides whether prospective review is needed
+    brand_or_generic: Literal["brand", "generic", "not documented"] = Field(NOT_DOCUMENTED, title="whether the drug is a brand-name or a generic drug")
+    generic_available: Tri = Field(NOT_DOCUMENTED, title="whether a less costly therapeutically equivalent generic drug exists")
+    """For a brand-name drug: false for a single-source brand (no generic), true when a generic exists (9792.27.7)."""
+    brand_necessity_documented: Tri = Field(NOT_DOCUMENTED, title="the physician's documented, patient-specific reason for the brand-name drug")
+    """The chart and the Doctor's First Report or PR-2 document why the brand-name drug is medically necessary (9792.27.7, 9792.27.12(b)(3)(B))."""
+    prescribed_on: MaybeDate = Field(NOT_DOCUMENTED, title="the date of the prescribing visit")
+    initial_visit: Tri = Field(NOT_DOCUMENTED, title="whether the drug is prescribed at the single initial treatment visit after the injury")
+    surgery_date: MaybeDate = Field(NOT_DOCUMENTED, title="the date of the surgery the drug is prescribed for")
+    """For a Perioperative Fill (9792.27.13): the surgery, which may be after the request."""
+    days_supply: Union[Annotated[int, Field(ge=1, le=365)], ND] = Field(NOT_DOCUMENTED, title="the days of supply prescribed")
+    dispensed_by: Literal["physician", "pharmacy", "not documented"] = Field(NOT_DOCUMENTED, title="who dispenses the drug")
+
+    _formulary_dates = field_validator("prescribed_on", "surgery_date")(_check_date)
 
     @model_validator(mode="after")
     def _compound(self):
@@ -265,6 +281,10 @@ class ItemExpectation(Closed):
     outcome matches the decision (met for Overturned; not met or not documented for Upheld)."""
     not_fired: Annotated[list[RuleRef], Field(max_length=200)] = []
     """Each must not fire for this item at all (no outcome of any tier)."""
+    prospective_review: Literal["needed", "not_needed", "not_documented"] | None = None
+    """The MTUS Drug Formulary answer the item must get (needed, not_needed, not_documented)."""
+    review_rules: Annotated[list[RuleRef], Field(max_length=200)] = []
+    """Each must be among the rules behind the prospective-review answer."""
 
     @model_validator(mode="after")
     def _disjoint(self):

@@ -46,6 +46,21 @@ class RuleOutcome(Frozen):
     not_documented: list[str] = []
 
 
+class Report(Frozen):
+    """An answer beside the decision, from a report pack's rules (MTUS Drug Formulary: is
+    prospective review needed before the drug is dispensed?)."""
+
+    status: str
+    """needed | not_needed | not_documented."""
+    needed: bool | None
+    """True when needed, False when not, None when the record does not document enough to tell."""
+    reason: str
+    """Why, from the rationale of the rules behind the answer."""
+    rules: list[str]
+    citations: list[Citation]
+    missing_documentation: list[str] = []
+
+
 class ItemDetermination(Frozen):
     item_id: str
     item: str
@@ -62,6 +77,9 @@ class ItemDetermination(Frozen):
     supported: str | None
     recommendation: str
     rules: list[RuleOutcome]
+    prospective_review: Report | None = None
+    """For a drug under the MTUS Drug Formulary: whether prospective review is needed before it is
+    dispensed, and why (a report pack's rules; None where none addressed the item)."""
 
 
 class Determination(Frozen):

@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "R014": "a rule that does not say what silence means (`silence: requirement | exclusion | supporting`)",
     "R015": "a postsurgical table row and vocabulary/procedures.yaml that do not name each other (`procedure:`, `postsurgical:`)",
     "R016": "a carried-over declaration outside its pack's dates or the history period it names, or overlapping another",
+    "R017": "a statute rule whose section is not a statute citation (code and section)",
     "P001": "a profile that does not match the profile schema",
     "P002": "a second profile for one jurisdiction",
     "P003": "no jurisdiction profile",
@@ -72,6 +73,8 @@ CODES: dict[str, str] = {
     "V003": "an unknown diagnosis group, ungrouped reason or drug class",
     "V004": "a diagnosis prefix both grouped and ungrouped",
     "V005": "an ICD-10-CM code of the treated chapters in no group of a topic and not ungrouped",
+    "V006": "MTUS Drug List versions whose effective dates overlap",
+    "F001": "a drug list file (CSV or XLSX) that cannot be imported: a bad header, row or cell, at its row and column",
     # C, T: the rule language
     "C001": "a condition that does not parse",
     "C002": "a condition naming an unknown fact or field, or comparing different types",

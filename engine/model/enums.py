@@ -25,9 +25,10 @@ Jurisdiction = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 """A jurisdiction's two-letter code. Open, not a closed list: a jurisdiction is whatever a profile
 (guideline_rules/profiles/) declares, so adding one is data (a profile and its packs), and the
 values a rule condition may compare `request.jurisdiction` with are the loaded profiles' codes."""
-Guideline = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9-]{1,23}$")]
-"""A guideline family as profiles rank it and packs name it ("MTUS", "ODG", "MN-TP"): open for the
-same reason; a pack whose guideline no profile ranks can never govern (R011)."""
+Guideline = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9 -]{1,23}$")]
+"""A guideline family as profiles rank it and packs name it ("MTUS", "ODG", "MN-TP"), or a statute
+whose rules bind whichever guideline governs ("Labor Code", a pack of `role: statute`): open for the
+same reason; a pack no profile ranks or binds can never govern (R011)."""
 Status = Literal["met", "not_met", "not_documented"]
 """A criterion's outcome for one item."""
 Topic = Literal["physical_medicine", "manual_therapy", "acupuncture", "restoration_programs", "behavioral", "injections", "devices",
@@ -37,6 +38,15 @@ Topic = Literal["physical_medicine", "manual_therapy", "acupuncture", "restorati
 form or drug class); a rule pack names one of them, or `any` (ANY_TOPIC) for every topic. Closed: a pack
 whose topic no item is routed to would never be reached, so a misspelt topic is a schema error."""
 ANY_TOPIC = "any"
+Role = Literal["guideline", "statute", "report"]
+"""What a pack's findings do. `guideline`: a tier of the search sequence decides with them. `statute`:
+a law that binds whichever tier governs (the Labor Code 4604.5 visit cap): its findings join the
+governing tier's. `report`: they decide nothing and answer a question beside the decision (does
+the drug need prospective review under the MTUS Drug Formulary?)."""
+ReportKind = Literal["prospective_review"]
+"""The questions a `report` pack answers (JSON: one field per kind on each item)."""
+ReportStatus = Literal["needed", "not_needed", "not_documented"]
+"""A report's answer: a not-met finding says it is needed; all met, not needed; else not documented."""
 """A pack topic that compiles into every topic's ruleset."""
 PmGroup = Literal["myalgia_myositis", "neuritis_radiculitis", "crps"]
 """The CPMTG physical-medicine diagnosis groups (visit allowances, pp. 98-99)."""

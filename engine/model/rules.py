@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
-from engine.model.enums import ANY_TOPIC, TOPICS, Form, Guideline, ItemType, Jurisdiction, Status, Topic  # noqa: F401 (ANY_TOPIC re-exported)
+from engine.model.enums import ANY_TOPIC, TOPICS, Form, Guideline, ItemType, Jurisdiction, ReportKind, Role, Status, Topic  # noqa: F401 (ANY_TOPIC re-exported)
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{2,99}$")]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -264,6 +264,12 @@ class Pack(Closed):
     compile into a ruleset no item reaches, silently disabling the pack: it is a schema error."""
     addresses: Annotated[list[Scope], Field(min_length=1)]
     """Items this document addresses: decides which guideline governs (search sequence)."""
+    role: Role = "guideline"
+    """`guideline` (a tier of the search sequence); `statute` (binds whichever tier governs: its findings
+    are adopted into the governing tier, and it never governs itself); `report` (decides nothing: its
+    findings answer `reports`, beside the decision)."""
+    reports: ReportKind | None = None
+    """For `role: report`: the question its findings answer (`prospective_review`)."""
     scope_only: bool = False
     """The edition addresses these items but none of its criteria are encoded: where it governs, the
     answer is "No rule applies" (no finding), never a silent fall-through to a lower tier."""
@@ -283,6 +289,8 @@ class Pack(Closed):
             raise ValueError("a `scope_only` pack declares what an edition addresses and has no rules")
         if not self.scope_only and not self.rules:
             raise ValueError("a pack needs at least one rule, or `scope_only: true` for an edition whose criteria are not encoded")
+        if (self.role == "report") != (self.reports is not None):
+            raise ValueError("a pack of `role: report` names what it `reports` (prospective_review), and only such a pack does")
         return self
 
     @field_validator("topic", mode="before")
@@ -334,6 +342,18 @@ class Recommendation(Closed):
     """No rule applies or Not covered: no guideline-based outcome."""
 
 
+class Binding(Closed):
+    """A statute a jurisdiction applies beside its search sequence, and the tiers it does not bind."""
+
+    guideline: Guideline
+    documents: list[Text] | None = None
+    label: Text
+    """How a letter names its basis ("Labor Code")."""
+    not_under: list[Text] = []
+    """Documents of the tiers whose governance lifts it: Labor Code 4604.5(c)(1) does not count
+    postsurgical physical medicine under the Postsurgical Treatment Guidelines."""
+
+
 class HistoryEdition(Closed):
     """One period of a jurisdiction's guideline history: which guideline (edition) governed
     medical necessity then, whether or not this rule base encodes it. A request dated inside some
@@ -365,6 +385,9 @@ class Profile(Closed):
     recommendation: Recommendation
     sources: list[Text] = []
     """Where the legal statements of this profile were checked (statute and rule texts)."""
+    binding: list[Binding] = []
+    """Law that binds whichever tier governs (packs of `role: statute` or `report` whose guideline is
+    in no tier, such as the Labor Code): the jurisdiction applies them, never as a tier of its own."""
     history: list[HistoryEdition] = []
     """The jurisdiction's guideline history, from its start to today: a request dated outside every
     period is "Not covered"; without a history the packs' own periods stand in for it."""
@@ -374,6 +397,22 @@ class Profile(Closed):
         return [e for e in self.history if e.effective.covers(day)]
 
     def rank_of(self, pack: Pack) -> int | None:
+        """The pack's tier (1 = first); 0 for a statute or report pack the jurisdiction applies beside
+        its tiers (they never govern); None when the jurisdiction does not apply the pack."""
+        if pack.role != "guideline":
+            known = any(b.guideline == pack.guideline and (b.documents is None or pack.document in b.documents) for b in self.binding)
+            return 0 if known or self._tier_of(pack) is not None else None
+        return self._tier_of(pack)
+
+    def bound_ranks(self, pack: Pack) -> list[int]:
+        """The tiers whose governing findings a statute pack joins (all but those its binding lifts)."""
+        lifted: set = set()
+        for b in self.binding:
+            if b.guideline == pack.guideline and (b.documents is None or pack.document in b.documents):
+                lifted |= set(b.not_under)
+        return [rank for rank, tier in enumerate(self.tiers, start=1) if not (tier.documents and set(tier.documents) & lifted)]
+
+    def _tier_of(self, pack: Pack) -> int | None:
         for rank, tier in enumerate(self.tiers, start=1):
             if tier.guideline == pack.guideline and (tier.documents is None or pack.document in tier.documents):
                 return rank

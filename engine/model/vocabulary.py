@@ -6,9 +6,10 @@ analyst can add a drug or map a diagnosis code without touching the engine.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.model.enums import ItemType, PmGroup, Region
 
@@ -88,11 +89,75 @@ class Procedures(Closed):
     procedures: dict[Key, Procedure]
 
 
+Days = Annotated[int, Field(ge=1, le=365)]
+Note = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class DrugListEntry(Closed):
+    """One ingredient of the MTUS Drug List (8 CCR 9792.27.15) in one version, with its source."""
+
+    drug: Key
+    """The vocabulary key a requested item's ingredient names (`tramadol`)."""
+    ingredient: Note
+    """As the list prints it ("Tramadol HCl")."""
+    drug_class: Note
+    status: Literal["exempt", "non_exempt"]
+    special_fill_days: Days | None = None
+    """The Special Fill supply limit in days (9792.27.12); None: not a Special Fill drug."""
+    perioperative_fill_days: Days | None = None
+    """The Perioperative Fill supply limit in days (9792.27.13); None: not a Perioperative Fill drug."""
+    reference: Note | None = None
+    """"Reference in ACOEM Guidelines": the guideline topics that discuss the drug."""
+    source: Note
+    """Where this entry's status and limits were read (the published list, a decision quoting it)."""
+    unverified: Note | None = None
+    """Set when the status or a limit is not yet checked against the published list: says what to check."""
+
+
+class DrugListVersion(Closed):
+    """One version of the MTUS Drug List, revised by order of the Administrative Director
+    (8 CCR 9792.27.23(d)): its effective dates, and the entries this rule base holds."""
+
+    schema_: str | None = Field(default=None, alias="$schema")
+    version: Annotated[str, Field(min_length=1, max_length=20)]
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    source: Note
+    """Where the version and its effective date are stated."""
+    complete: bool = False
+    """True when every entry of the published version is here (an import of the whole list): then a
+    drug not here is Unlisted. False (a partial list): a drug not here has no status in this data."""
+    entries: Annotated[list[DrugListEntry], Field(max_length=5000)] = []
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.effective_to is not None and self.effective_to < self.effective_from:
+            raise ValueError(f"effective_to {self.effective_to} is before effective_from {self.effective_from}")
+        drugs = [e.drug for e in self.entries]
+        dupes = sorted({d for d in drugs if drugs.count(d) > 1})
+        if dupes:
+            raise ValueError(f"drugs listed twice: {', '.join(dupes)}")
+        return self
+
+    def covers(self, day: dt.date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+    def entry(self, drug: str) -> DrugListEntry | None:
+        return next((e for e in self.entries if e.drug == drug), None)
+
+
 class Vocabulary(Closed):
     diagnoses: Diagnoses
     drugs: Drugs
     services: Services
     procedures: Procedures
+    drug_lists: tuple[DrugListVersion, ...] = ()
+    """The MTUS Drug List versions (vocabulary/mtus-drug-list-*.yaml), in order of effective date."""
+
+    def drug_list_on(self, day: dt.date) -> DrugListVersion | None:
+        """The MTUS Drug List version in effect on `day` (the request date), if this data holds one."""
+        return next((v for v in self.drug_lists if v.covers(day)), None)
 
     def dx_lookup(self, code: str) -> tuple[str, DxPrefix | str] | None:
         """The longest prefix of an ICD-10 code (dotted form) in `prefixes` or `ungrouped`, with its

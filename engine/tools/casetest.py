@@ -41,6 +41,10 @@ class RuleMismatch:
     def text(self) -> str:
         if self.kind == "governing":
             return f"expected {self.rule} to govern; governing: {', '.join(self.governing) or 'none'}"
+        if self.kind == "review":
+            return f"expected {self.rule} behind the prospective-review answer; behind it: {', '.join(self.governing) or 'none'}"
+        if self.kind == "review_answer":
+            return f"expected prospective review {self.rule}; answered {', '.join(self.fired) or 'nothing'}"
         return f"expected {self.rule} not to fire; it fired ({', '.join(self.fired)})"
 
 
@@ -55,17 +59,24 @@ class ItemCheck:
         return self.decision_ok and not self.rule_mismatches
 
 
-def check_item(expectation, decision: str, rules, governing_rank, reason: str | None = None) -> ItemCheck:
+def check_item(expectation, decision: str, rules, governing_rank, reason: str | None = None,
+               review: tuple[str, list[str]] | None = None) -> ItemCheck:
     """One item's outcome (its decision, RuleOutcomes, governing tier and reason code) against its
-    ItemExpectation; a `reason` the expectation pins must match too."""
+    ItemExpectation; a `reason` the expectation pins must match too, and so must the prospective-review
+    answer and the rules behind it (`review`: (status, rules), from the report pack's rules)."""
     governing = governing_rules(SimpleNamespace(decision=decision, rules=rules, governing_rank=governing_rank))
     mismatches = [RuleMismatch(r, "governing", governing, []) for r in expectation.governing if r not in governing]
     for rule in expectation.not_fired:
         statuses = sorted({o.status for o in rules if o.rule == rule})
         if statuses:
             mismatches.append(RuleMismatch(rule, "not_fired", governing, statuses))
+    status, behind = review or (None, [])
+    if expectation.prospective_review is not None and expectation.prospective_review != status:
+        mismatches.append(RuleMismatch(expectation.prospective_review, "review_answer", behind, [status] if status else []))
+    mismatches.extend(RuleMismatch(r, "review", behind, []) for r in expectation.review_rules if r not in behind)
     decision_ok = decision == expectation.decision and (expectation.reason is None or reason == expectation.reason)
-    return ItemCheck(decision_ok, mismatches, len(expectation.governing) + len(expectation.not_fired))
+    return ItemCheck(decision_ok, mismatches, len(expectation.governing) + len(expectation.not_fired) + len(expectation.review_rules)
+                     + (expectation.prospective_review is not None))
 
 
 @dataclass
@@ -149,7 +160,9 @@ def run_cases(engine, paths: list[Path], update_golden: bool = False) -> CaseRun
             want = expectations.get(item.item_id)
             if want is None:
                 continue
-            check = check_item(want, item.decision, item.rules, item.governing_rank, item.reason_code)
+            review = item.prospective_review
+            check = check_item(want, item.decision, item.rules, item.governing_rank, item.reason_code,
+                               (review.status, review.rules) if review else None)
             run.rule_checks += check.rule_checks
             run.rule_failed += len(check.rule_mismatches)
             if check.ok:

@@ -80,7 +80,8 @@ def corpus_coverage(engine: Engine, paths: list[str | Path]) -> CorpusCoverage:
         addressed = {(item_id, a.pack) for item_id, e in events.items() for a in e.addressed}
         label = f"{path.name}:{case.case_id}"
         for expectation in case.expectations().values():
-            for rule_id, where in [(r, "governing_in") for r in expectation.governing] + [(r, "silent_in") for r in expectation.not_fired]:
+            for rule_id, where in ([(r, "governing_in") for r in expectation.governing + expectation.review_rules]
+                                   + [(r, "silent_in") for r in expectation.not_fired]):
                 if rule_id in rules and path not in (files := getattr(rules[rule_id], where)):
                     files.append(path)
 

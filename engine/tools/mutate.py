@@ -133,7 +133,8 @@ def _failures(engine: Engine, c: _Case, items: set[str] | None = None) -> frozen
         if items is not None and item_id not in items:
             continue
         o = engine.aggregator.outcome(events[item_id])
-        check = check_item(want, o.decision, o.outcomes, o.rank, o.reason)
+        found = (o.reports or {}).get("prospective_review")
+        check = check_item(want, o.decision, o.outcomes, o.rank, o.reason, (found[0], [x.rule for x in found[1]]) if found else None)
         if not check.decision_ok:
             out.add((item_id, "decision"))
         out.update((item_id, m.rule) for m in check.rule_mismatches)
@@ -154,7 +155,7 @@ def _baseline(engine: Engine, paths, run: MutationRun) -> list[_Case]:
         facts, events, determination = engine.trace(case)
         expectations = case.expectations()
         c = _Case(path=Path(path), case=case, facts=facts, expectations=expectations, folder=Path(path).parent.name,
-                  named={r for e in expectations.values() for r in e.governing + e.not_fired},
+                  named={r for e in expectations.values() for r in e.governing + e.not_fired + e.review_rules},
                   governed={g.pack for e in events.values() for g in e.governs},
                   addressed={a.pack for e in events.values() for a in e.addressed},
                   fired={o.rule for i in determination.items for o in i.rules}, failing=frozenset())
@@ -180,9 +181,15 @@ _STATE: dict = {}
 def _one(rule_id: str) -> tuple[str, int, str | None]:
     """Delete one rule; (rule, cases decided, the first case file that noticed, if any)."""
     engine, cases = _STATE["engine"], _STATE["cases"]
-    topics = topics_of(engine, rule_id)
-    m = mutant(engine, rule_id, topics)
     todo = affected(engine, cases, rule_id)
+    # only the topics the affected cases' items are routed to: a rule of a pack of topic `any`
+    # reaches every topic, but compiling those no affected item reaches changes no judgement
+    names = engine.compiled.rulesets
+    reached = {(topic if topic in names else FALLBACK_TOPIC) for c in todo for _, topic, _ in c.facts.items}
+    topics = topics_of(engine, rule_id) & reached
+    if not topics:
+        return rule_id, len(todo), None
+    m = mutant(engine, rule_id, topics)
     try:
         for n, c in enumerate(todo, start=1):
             items = _routed(engine, c.facts, topics)
