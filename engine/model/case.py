@@ -133,6 +133,17 @@ class ClinicalFindings(Closed):
     """Screening found risk factors for delayed recovery, such as fear-avoidance beliefs (CBT, CPMTG p. 23)."""
     cbt_program: Tri = Field(NOT_DOCUMENTED, title="a cognitive behavioural therapy program")
     """A cognitive behavioural therapy program is in place or requested with it (biofeedback, CPMTG p. 25)."""
+    # Minnesota treatment parameters: the departures of Minn. R. 5221.6050, subp. 8 (items A to E).
+    medical_complication: Tri = Field(NOT_DOCUMENTED, title="a documented medical complication")
+    """A documented medical complication that prolongs recovery (Minn. R. 5221.6050, subp. 8.A)."""
+    prior_treatment_below_standard: Tri = Field(NOT_DOCUMENTED, title="previous treatment below the accepted standard of practice")
+    """Previous treatment did not meet the accepted standard of practice (Minn. R. 5221.6050, subp. 8.B)."""
+    initial_return_to_work: Tri = Field(NOT_DOCUMENTED, title="whether the treatment assists the worker's initial return to work")
+    """The treatment is needed to assist the initial return to work (Minn. R. 5221.6050, subp. 8.C)."""
+    progressive_improvement: Tri = Field(NOT_DOCUMENTED, title="progressive improvement in two of the subjective complaints, objective findings and functional status")
+    """Progressive improvement documented in at least two of: subjective complaints (decreased distribution, frequency or intensity of symptoms), objective clinical findings, functional status (Minn. R. 5221.6050, subp. 8.D)."""
+    incapacitating_exacerbation: Tri = Field(NOT_DOCUMENTED, title="an incapacitating exacerbation")
+    """An incapacitating exacerbation of the condition (Minn. R. 5221.6050, subp. 8.E)."""
 
 
 class Medication(Closed):
@@ -174,6 +185,12 @@ class TherapyItem(Closed):
     """For a program (chronic pain program, work hardening): the hours requested ("80 hours"), beside its sessions."""
     maintenance_care: Tri = Field(NOT_DOCUMENTED, title="whether the care is elective or maintenance care")
     """Requested as elective / maintenance care after the therapeutic goal is reached (CPMTG p. 59)."""
+    modality: Literal["passive", "active", "not documented"] = Field(NOT_DOCUMENTED, title="whether the requested care is a passive or an active treatment modality")
+    """Passive (adjustment, manipulation, physical agents, manual therapy, massage) or active (exercise, requiring the patient's participation): Minn. R. 5221.6040."""
+    passive_care_weeks: Union[Annotated[int, Field(ge=0, le=2080)], ND] = Field(NOT_DOCUMENTED, title="the calendar weeks since passive treatment of this condition began")
+    """Calendar weeks from the first passive modality in a clinical setting to the start of the care requested (for care already given and disputed, the start of the disputed period): Minn. R. 5221.6200, subp. 3, 12 calendar weeks."""
+    passive_visits_after_12_weeks: Count = Field(NOT_DOCUMENTED, title="the passive treatment visits already given after the first 12 weeks")
+    """Visits of passive care already given after the first 12 calendar weeks (the additional 12 visits of Minn. R. 5221.6200, subp. 3)."""
 
     @model_validator(mode="after")
     def _visits(self):
