@@ -73,6 +73,7 @@ def build_facts(case: Case, vocab: Vocabulary) -> CaseFacts:
 
     clinical = {"t": "clinical", "id": "clinical"}
     _copy(clinical, case.clinical_findings, "clinical")
+    _departure(case, clinical)
 
     meds = _medication_summary(case, vocab)
     items = []
@@ -80,6 +81,22 @@ def build_facts(case: Case, vocab: Vocabulary) -> CaseFacts:
         topic, facts = _item_facts(case, item, vocab)
         items.append((item.id, topic, facts))
     return CaseFacts(case_facts=[request, patient, clinical, meds], items=items)
+
+
+DEPARTURES = ("medical_complication", "prior_treatment_below_standard", "initial_return_to_work", "progressive_improvement", "incapacitating_exacerbation")
+"""The circumstances of Minn. R. 5221.6050, subp. 8.A-E, each a clinical finding."""
+
+
+def _departure(case: Case, clinical: dict) -> None:
+    """Whether any circumstance of 5221.6050, subp. 8 is documented: true if one is documented
+    present, false if all five are documented absent, not documented otherwise. One fact, so a
+    limit rule can read "the limit, or a departure" within durable-rules' bound on alternatives
+    (the five fields in one condition expand past it); the departure rule reads the five."""
+    values = [getattr(case.clinical_findings, name) for name in DEPARTURES]
+    if any(v is True for v in values):
+        clinical["departure"] = True
+    elif all(v is False for v in values):
+        clinical["departure"] = False
 
 
 def _drug_class(vocab: Vocabulary, drug: str) -> tuple[str | None, str | None]:
@@ -147,6 +164,7 @@ def _item_facts(case: Case, item, vocab: Vocabulary) -> tuple[str, list[dict]]:
         if isinstance(item, TherapyItem):
             fact["visits_requested"] = item.visits_requested
             _service_visits(case, item, history)
+            _passive_course(item, fact)
         _therapy_history(case, item, history)
         if "visits_completed" in history and "visits_requested" in fact:
             history["visits_total"] = history["visits_completed"] + fact["visits_requested"]
@@ -203,6 +221,16 @@ def _therapy_history(case: Case, item, history: dict) -> None:
     last = [h.last_visit for h in lines if isinstance(h.last_visit, dt.date)]
     if last:
         history["weeks_since_last_visit"] = round((day - max(last)).days / 7, 1)
+
+
+def _passive_course(item: TherapyItem, fact: dict) -> None:
+    """Where the requested passive care ends in the course (Minn. R. 5221.6200, subp. 3: 12 calendar
+    weeks, then an additional 12 visits): the weeks already elapsed plus those requested, and the
+    visits after week 12 already given plus those requested."""
+    if item.passive_care_weeks != NOT_DOCUMENTED and item.duration_weeks is not None:
+        fact["passive_weeks_at_end"] = item.passive_care_weeks + item.duration_weeks
+    if item.passive_visits_after_12_weeks != NOT_DOCUMENTED:
+        fact["additional_passive_visits_total"] = item.passive_visits_after_12_weeks + item.visits_requested
 
 
 def _service_visits(case: Case, item: TherapyItem, history: dict) -> None:

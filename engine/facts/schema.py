@@ -118,6 +118,9 @@ DERIVED: dict[str, dict[str, FactField]] = {
         "months_since_injury": _f("number", "the date of injury"),
         "chronic": _f("bool", "the date of injury"),
     },
+    "clinical": {
+        "departure": _f("bool", "a departure under Minn. R. 5221.6050, subp. 8 (items A to E)"),
+    },
     "meds": {
         "first_line_failed": _f("bool", "the outcome of first-line medication trials"),
         "prior_treatment_failed": _f("bool", "the outcome of prior medication trials"),
@@ -146,6 +149,8 @@ DERIVED: dict[str, dict[str, FactField]] = {
         "perioperative_fill_excess_days": _f("number", "the days of supply prescribed, against the Perioperative Fill limit"),
         "days_from_injury": _f("number", "the date of the prescribing visit and the date of injury"),
         "days_from_surgery": _f("number", "the date of the prescribing visit and the date of the surgery"),
+        "passive_weeks_at_end": _f("number", "the calendar weeks since passive treatment of this condition began"),
+        "additional_passive_visits_total": _f("number", "the passive treatment visits already given after the first 12 weeks"),
     },
     "history": {
         "prior": _f("bool", "a prior trial of this treatment"),

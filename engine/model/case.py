@@ -139,6 +139,17 @@ class ClinicalFindings(Closed):
     """A history of substance abuse (a selection criterion for interferential stimulation, ODG Pain)."""
     pain_limits_exercise: Tri = Field(NOT_DOCUMENTED, title="pain from a postoperative or acute condition that limits exercise or therapy")
     """Significant pain from a postoperative or acute condition limits the ability to perform exercise or physical therapy (interferential stimulation, ODG Pain)."""
+    # Minnesota treatment parameters: the departures of Minn. R. 5221.6050, subp. 8 (items A to E).
+    medical_complication: Tri = Field(NOT_DOCUMENTED, title="a documented medical complication")
+    """A documented medical complication that prolongs recovery (Minn. R. 5221.6050, subp. 8.A)."""
+    prior_treatment_below_standard: Tri = Field(NOT_DOCUMENTED, title="previous treatment below the accepted standard of practice")
+    """Previous treatment did not meet the accepted standard of practice (Minn. R. 5221.6050, subp. 8.B)."""
+    initial_return_to_work: Tri = Field(NOT_DOCUMENTED, title="whether the treatment assists the worker's initial return to work")
+    """The treatment is needed to assist the initial return to work (Minn. R. 5221.6050, subp. 8.C)."""
+    progressive_improvement: Tri = Field(NOT_DOCUMENTED, title="progressive improvement in two of the subjective complaints, objective findings and functional status")
+    """Progressive improvement documented in at least two of: subjective complaints (decreased distribution, frequency or intensity of symptoms), objective clinical findings, functional status (Minn. R. 5221.6050, subp. 8.D)."""
+    incapacitating_exacerbation: Tri = Field(NOT_DOCUMENTED, title="an incapacitating exacerbation")
+    """An incapacitating exacerbation of the condition (Minn. R. 5221.6050, subp. 8.E)."""
 
 
 class Medication(Closed):
@@ -182,6 +193,12 @@ class TherapyItem(Closed):
     """Requested as elective / maintenance care after the therapeutic goal is reached (CPMTG p. 59)."""
     employer_authorized_visits: Tri = Field(NOT_DOCUMENTED, title="the employer's authorization of visits beyond the Labor Code 4604.5(c)(1) cap")
     """True when the employer (or its claims administrator) has authorized, in writing, visits beyond the 24 of Labor Code 4604.5(c)(1)."""
+    modality: Literal["passive", "active", "not documented"] = Field(NOT_DOCUMENTED, title="whether the requested care is a passive or an active treatment modality")
+    """Passive (adjustment, manipulation, physical agents, manual therapy, massage) or active (exercise, requiring the patient's participation): Minn. R. 5221.6040."""
+    passive_care_weeks: Union[Annotated[int, Field(ge=0, le=2080)], ND] = Field(NOT_DOCUMENTED, title="the calendar weeks since passive treatment of this condition began")
+    """Calendar weeks from the first passive modality in a clinical setting to the start of the care requested (for care already given and disputed, the start of the disputed period): Minn. R. 5221.6200, subp. 3, 12 calendar weeks."""
+    passive_visits_after_12_weeks: Count = Field(NOT_DOCUMENTED, title="the passive treatment visits already given after the first 12 weeks")
+    """Visits of passive care already given after the first 12 calendar weeks (the additional 12 visits of Minn. R. 5221.6200, subp. 3)."""
 
     @model_validator(mode="after")
     def _visits(self):
