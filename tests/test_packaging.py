@@ -40,9 +40,9 @@ def wheel_venv(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(ROOT / name, src / name)
-    for name in ("engine", "guideline_rules", "schema"):
+    for name in ("engine", "guideline_rules", "schema", "vendor"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     dist = tmp / "dist"
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q", "-w", str(dist), str(src)],
@@ -76,6 +76,21 @@ def test_the_wheel_holds_every_module_the_rules_and_the_schemas(wheel_venv):
             for folder in ("packs", "profiles", "vocabulary") for p in (ROOT / "guideline_rules" / folder).glob("*.yaml")}
     data |= {f"engine/data/schema/{p.name}" for p in (ROOT / "schema").glob("*.schema.json")}
     assert data and data - names == set()
+
+
+def test_the_wheel_is_for_this_python_and_holds_durable_rules_from_313_on(wheel_venv):
+    """Item 2: from 3.13 on the wheel carries the vendored durable-rules (tests/test_durable_build.py);
+    before, PyPI's release is a dependency. Either way the wheel is tagged for the interpreter that
+    built it, so a 3.11 wheel (without durable-rules) cannot be installed on 3.13."""
+    wheel = zipfile.ZipFile(wheel_venv["wheel"])
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    assert wheel_venv["wheel"].name.split("-")[2:4] == [tag, tag]
+    durable = sorted(n for n in wheel.namelist() if n.split("/")[0] == "durable" or n.startswith("durable_rules_engine."))
+    if sys.version_info >= (3, 13):
+        assert durable[:3] == ["durable/__init__.py", "durable/engine.py", "durable/lang.py"] and len(durable) == 4
+        assert durable[3].startswith("durable_rules_engine.cpython-") and durable[3].endswith(".so")
+    else:
+        assert durable == []
 
 
 def test_the_installed_wheel_decides_the_seed_from_another_folder(wheel_venv, tmp_path):
