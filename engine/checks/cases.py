@@ -16,6 +16,7 @@ from engine.checks.text import control_warnings
 from engine.facts.build import item_diagnoses
 from engine.load.cases import JsonSource, case_from_source, load_source
 from engine.model.case import BOTH_LISTS, slug
+from engine.model.codes import resolve as resolve_codes
 from engine.model.diagnostics import Diagnostic, InputError
 
 
@@ -70,6 +71,12 @@ def _medication_warnings(source, data: dict, vocab) -> list[Diagnostic]:
     return out
 
 
+def code_warnings(source, case) -> list[Diagnostic]:
+    """W007: a diagnosis code that is a non-billable header in the release in force on the request
+    date (engine/model/codes.py; the errors of the same check stop the case when it is loaded)."""
+    return [source.diagnostic(path, code, message) for path, code, message in resolve_codes(case)[2]]
+
+
 def diagnosis_warnings(source, case, vocab, topics) -> list[Diagnostic]:
     """W005: a requested item of a topic whose rules read diagnosis groups (`topics`: the
     checks/diagnoses.py `topic_groups` of the rule base, or a function returning them), when none
@@ -77,12 +84,12 @@ def diagnosis_warnings(source, case, vocab, topics) -> list[Diagnostic]:
     select by diagnosis, no table row can fire; for one that reads groups as indications, none of
     the diagnoses is placed by vocabulary/diagnoses.yaml, so every group reads false without a
     diagnosis behind it (unknown, not false). Each diagnosis is named with the reason it does not count."""
+    out = code_warnings(source, case)
     if not case.diagnoses:  # nothing to place: the determination itself says no diagnosis is documented
-        return []
+        return out
     topics = topics() if callable(topics) else topics
     if not topics:
-        return []
-    out = []
+        return out
     for i, item in enumerate(case.requested_items):
         topic_name, dx = item_diagnoses(case, item, vocab)
         topic = topics.get(topic_name)

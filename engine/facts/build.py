@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from engine.facts.icd9_groups import diagnosis_entry, relevant
 from engine.facts.schema import SCHEMA
 from engine.model.case import NOT_DOCUMENTED, Case, MedicationItem, ProcedureItem, TherapyItem
 from engine.model.vocabulary import Vocabulary
@@ -300,11 +301,8 @@ def _dx_profile(case: Case, item, vocab: Vocabulary) -> dict:
     best = None
     count = 0
     for d in case.diagnoses:
-        entry = vocab.dx_entry(d.code)
-        if entry is None:
-            continue
-        relevant = item.region in ("multiple", "other") or entry.region in ("multiple", "other") or entry.region == item.region
-        if not relevant:
+        entry = diagnosis_entry(vocab, d, item.region)
+        if entry is None or not relevant(entry, item.region):
             continue
         count += 1
         for g in entry.groups:

@@ -12,9 +12,9 @@ import datetime as dt
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
-from engine.model.icd10 import normalise_icd10
+from engine.model.codes import normalise_diagnosis
 from engine.model.enums import ND, NOT_DOCUMENTED, Decision, Form, ItemType, Jurisdiction, Reason, Region  # noqa: F401 (re-exported)
 
 Tri = Union[bool, ND]
@@ -49,13 +49,16 @@ class InjuredWorker(Closed):
 
 
 class Diagnosis(Closed):
+    system: Literal["icd10cm", "icd9cm"] | None = Field(None, title="the code system of the code")
+    """`icd9cm` or `icd10cm`; left out, the code's form and the request date decide (engine/model/codes.py):
+    a code both systems have (V54.1) needs it before 2015-10-01."""
     code: Annotated[str, Field(min_length=3, max_length=8)]
     text: Name
 
     @field_validator("code")
     @classmethod
-    def _real_icd10(cls, code: str) -> str:
-        return normalise_icd10(code)
+    def _real_code(cls, code: str, info: ValidationInfo) -> str:
+        return normalise_diagnosis(code, info.data.get("system"))
 
 
 class Surgery(Closed):

@@ -1,0 +1,83 @@
+"""Which ICD-10-CM codes exist on a given day, and which of them are billable.
+
+simple-icd-10-cm ships one release (FY2026). A request is checked against the release in force on
+its date: codes created later (U07.1, 2020-04-01) or deleted earlier (M54.5 as a billable code,
+2021-10-01) are told apart by a compact table (codesets/icd10cm_releases.tsv: the codes whose
+validity changed after FY2016, with the day each entered and left the code set, derived from the
+CMS and CDC/NCHS release files). A request before 2015-10-01 (ICD-9-CM then, but cases are often
+recoded) is checked against the first ICD-10-CM release, FY2016. The table is read only for a
+request dated before its last change: a current request reads the library's code set alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+from engine.model import icd10
+
+FIRST_RELEASE = dt.date(2015, 10, 1)
+"""ICD-10-CM replaced ICD-9-CM in the United States on this day (FY2016)."""
+LAST_CHANGE = dt.date(2025, 10, 1)
+"""The last day the table records a change (FY2026); from it on the library's code set is the release
+in force (a test checks this against the table)."""
+TABLE = Path(__file__).with_name("codesets") / "icd10cm_releases.tsv"
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, tuple[dt.date, dt.date | None]]:
+    """Undotted code -> (first day valid, first day no longer valid or None)."""
+    out = {}
+    for line in TABLE.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        code, start, end = line.split("\t")
+        out[code.replace(".", "")] = (dt.date.fromisoformat(start), dt.date.fromisoformat(end) if end else None)
+    return out
+
+
+def _day(day: dt.date) -> dt.date:
+    return max(day, FIRST_RELEASE)
+
+
+def _valid(name: str, day: dt.date) -> bool:
+    """An undotted name of the code set valid on `day` (already moved to FIRST_RELEASE or later)."""
+    if day < LAST_CHANGE:
+        span = _table().get(name)
+        if span is not None:
+            return span[0] <= day and (span[1] is None or day < span[1])
+    table = icd10._table()
+    return table is not None and icd10._is_code(name, table)
+
+
+def in_force(code: str, day: dt.date) -> bool:
+    """Whether a code (dotted or not) is in the ICD-10-CM release in force on `day`."""
+    return _valid(code.replace(".", "").upper(), _day(day))
+
+
+def billable(code: str, day: dt.date) -> bool:
+    """Whether a code in force on `day` is billable then: no code valid that day extends it. A child
+    adds one character, or a seventh after placeholder Xs (S33.5 -> S33.5XXA)."""
+    name, day = code.replace(".", "").upper(), _day(day)
+    for pad in range(0, max(0, 7 - len(name))):
+        stem = name + "X" * pad
+        if any(_valid(stem + ch, day) for ch in _ALNUM):
+            return False
+    return True
+
+
+def span(code: str) -> tuple[dt.date, dt.date | None] | None:
+    """The days a changed code was valid (first, first no longer), or None for a code of every release."""
+    return _table().get(code.replace(".", "").upper())
+
+
+def release(day: dt.date) -> str:
+    """The name of the release in force on `day`: 'FY2016', 'FY2020 (April 1, 2020 update)'."""
+    day = _day(day)
+    changes = sorted({d for pair in _table().values() for d in pair if d is not None and d <= day} | {FIRST_RELEASE}) if day < LAST_CHANGE else [LAST_CHANGE]
+    last = changes[-1]
+    if last.month == 10 and last.day == 1:
+        return f"FY{last.year + 1}"
+    return f"FY{last.year if last.month < 10 else last.year + 1} ({last:%B} {last.day}, {last.year} update)"
