@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.checks.diagnoses import PM_GROUP, place
 from engine.checks.text import control_warnings
 from engine.facts.build import item_diagnoses
+from engine.facts.crosswalk import resolve_items
 from engine.load.cases import JsonSource, case_from_source, load_source
 from engine.model.case import BOTH_LISTS, slug
 from engine.model.codes import resolve as resolve_codes
@@ -69,6 +70,11 @@ def _medication_warnings(source, data: dict, vocab) -> list[Diagnostic]:
         out.append(source.diagnostic(path, "W006", f"current medication {shown} is not in vocabulary/drugs.yaml: the rules that count "
                                                    f"current medications (NSAID, opioid, GI-risk co-therapy, morphine equivalents) do not see it{hint}"))
     return out
+
+
+def crosswalk_problems(source, case, vocab) -> list[Diagnostic]:
+    """E011: a request code (CPT, HCPCS, RxNorm) the crosswalks cannot read as a key, at its line."""
+    return [source.diagnostic(path, code, message) for path, code, message in resolve_items(case, vocab)[1]]
 
 
 def code_warnings(source, case) -> list[Diagnostic]:
@@ -215,6 +221,8 @@ def check_case_file(path, vocab=None, rule_ids=None, topics=None) -> list[Diagno
         problems.extend(d for d in exc.diagnostics if not _superseded(d, problems))
     if vocab is not None:
         problems.extend(value_warnings(source, vocab))
+        if case is not None:
+            problems.extend(crosswalk_problems(source, case, vocab))
         if case is not None and topics is not None:
             problems.extend(diagnosis_warnings(source, case, vocab, topics))
     return problems

@@ -37,7 +37,7 @@ def cmd_decide(args) -> int:
     """Decides even when a value is unknown to the vocabulary, but says so first (W001 on stderr):
     a misspelt drug or service silently matches no rule; so are diagnoses in no group of an item's
     topic (W005) and current medications the drug vocabulary does not know (W006)."""
-    from engine.checks.cases import diagnosis_warnings, value_warnings  # start-up cost
+    from engine.checks.cases import crosswalk_problems, diagnosis_warnings, value_warnings  # start-up cost
     from engine.checks.diagnoses import topic_groups
     from engine.decide.letter import render_json, render_text
     from engine.load.cases import case_from_source, load_source
@@ -46,6 +46,8 @@ def cmd_decide(args) -> int:
     case = case_from_source(source)
     engine = _engine(args.rules)
     vocab = engine.base.vocabulary
+    if problems := crosswalk_problems(source, case, vocab):  # a code that names no key, or another key: bad input
+        raise InputError(problems)
     for warning in value_warnings(source, vocab) + diagnosis_warnings(source, case, vocab, lambda: topic_groups(engine.base)):
         print(warning, file=sys.stderr)
     determination = engine.decide(case)

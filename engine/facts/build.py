@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from engine.facts.crosswalk import resolve_items, resolved
 from engine.facts.icd9_groups import diagnosis_entry, relevant
 from engine.facts.schema import SCHEMA
 from engine.model.case import NOT_DOCUMENTED, Case, MedicationItem, ProcedureItem, TherapyItem
@@ -60,6 +61,7 @@ def _copy(fact: dict, model, entity: str) -> None:
 
 
 def build_facts(case: Case, vocab: Vocabulary) -> CaseFacts:
+    case = resolved(case, vocab)  # request codes (CPT, HCPCS, RxNorm) read as vocabulary keys
     day = case.request_date
     request = {"t": "request", "id": "request", "date": day, "jurisdiction": case.jurisdiction}
 
@@ -292,6 +294,8 @@ def _morphine_equivalents(case: Case, item: MedicationItem, vocab: Vocabulary, f
 def item_diagnoses(case: Case, item, vocab: Vocabulary) -> tuple[str, dict]:
     """The topic of one requested item and its diagnosis profile (the `dx` fact its rules read),
     without the rest of its facts: what the diagnosis check of `imr validate` (W005) looks at."""
+    if getattr(item, "code", None) is not None or any(i.rxnorm for i in getattr(item, "ingredients", ())):
+        item = next(x for x in resolve_items(case, vocab)[0].requested_items if x.id == item.id)  # a bad code stays unrouted
     return _topic(item, vocab), _dx_profile(case, item, vocab)
 
 

@@ -158,16 +158,35 @@ class Medication(Closed):
     _dates = field_validator("since")(_check_date)
 
 
+ProcedureCode = Annotated[str, Field(pattern=r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$")]
+"""A CPT (97110, 0232T) or HCPCS Level II (E0720) code, used as an identifier only."""
+
+
+def _one_of(model, key: str, code: str):
+    """An item names its vocabulary key, or a code the crosswalks map to one (or both, if they agree)."""
+    if getattr(model, key) is None and getattr(model, code) is None:
+        raise ValueError(f"give `{key}:` (a vocabulary key) or `{code}:` (a code vocabulary/crosswalks.yaml maps to one)")
+    return model
+
+
 class Ingredient(Closed):
-    drug: Key
+    drug: Key | None = None
+    """A key of vocabulary/drugs.yaml; may be left out when `rxnorm` names the ingredient."""
+    rxnorm: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$")] | None = Field(None, title="the RxNorm ingredient identifier (RxCUI)")
+    """An RxNorm ingredient concept (RxCUI), mapped to the drug key by vocabulary/crosswalks.yaml."""
     strength: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*(%|mg|mcg|g)$")] | None = None
+
+    _named = model_validator(mode="after")(lambda self: _one_of(self, "drug", "rxnorm"))
 
 
 class TherapyItem(Closed):
     type: Literal["therapy"]
     id: ItemId
     description: Name
-    service: Key
+    service: Key | None = None
+    """A key of vocabulary/services.yaml; may be left out when `code` names the service."""
+    code: ProcedureCode | None = Field(None, title="the CPT or HCPCS code of the request")
+    """The request's CPT or HCPCS code, mapped to the service key by vocabulary/crosswalks.yaml."""
     region: Region
     frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = Field(None, title="the requested visits per week")
     duration_weeks: Annotated[int, Field(ge=1, le=104)] | None = Field(None, title="the requested duration in weeks")
@@ -176,6 +195,8 @@ class TherapyItem(Closed):
     """For a program (chronic pain program, work hardening): the hours requested ("80 hours"), beside its sessions."""
     maintenance_care: Tri = Field(NOT_DOCUMENTED, title="whether the care is elective or maintenance care")
     """Requested as elective / maintenance care after the therapeutic goal is reached (CPMTG p. 59)."""
+
+    _named = model_validator(mode="after")(lambda self: _one_of(self, "service", "code"))
 
     @model_validator(mode="after")
     def _visits(self):
@@ -223,7 +244,10 @@ class ProcedureItem(Closed):
     type: Literal["procedure"]
     id: ItemId
     description: Name
-    service: Key
+    service: Key | None = None
+    """A key of vocabulary/services.yaml; may be left out when `code` names the service."""
+    code: ProcedureCode | None = Field(None, title="the CPT or HCPCS code of the request")
+    """The request's CPT or HCPCS code, mapped to the service key by vocabulary/crosswalks.yaml."""
     region: Region
     quantity: Annotated[int, Field(ge=1, le=100)] = 1
     levels: Annotated[int, Field(ge=1, le=10)] | None = Field(None, title="the number of levels")
@@ -235,6 +259,8 @@ class ProcedureItem(Closed):
     """For an epidural steroid injection: the route (level limits differ, CPMTG p. 46)."""
     fluoroscopy: Tri = Field(NOT_DOCUMENTED, title="fluoroscopic guidance")
     """For an injection: performed under fluoroscopic guidance."""
+
+    _named = model_validator(mode="after")(lambda self: _one_of(self, "service", "code"))
 
 
 RequestedItem = Annotated[Union[TherapyItem, MedicationItem, ProcedureItem], Field(discriminator="type")]

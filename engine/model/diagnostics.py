@@ -93,6 +93,7 @@ CODES: dict[str, str] = {
     "E007": "an expectation naming one rule both as governing and as not fired",
     "E008": "a folder holding no case file (*.yaml, *.yml, *.json): nothing to test, validate or run is not a pass",
     "E009": "a diagnosis code not in force on the request date (ICD-9-CM from 2015-10-01; an ICD-10-CM code not in the release in force), or not of the system named",
+    "E011": "a request code (CPT, HCPCS, RxNorm) the crosswalks cannot read as a key: unknown, not valid on the request date, or standing for another key than the item gives",
     "E010": "a diagnosis code both ICD-9-CM and ICD-10-CM have, before 2015-10-01, without `system:`",
     "W001": "a value no rule can match (a misspelt drug, service or procedure)",
     "W002": "a case file without the editor's schema line",

@@ -6,6 +6,7 @@ analyst can add a drug or map a diagnosis code without touching the engine.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,11 +81,40 @@ class Procedures(Closed):
     procedures: dict[Key, Procedure]
 
 
+SourceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
+
+
+class CodeEntry(Closed):
+    """One CPT or HCPCS code used as an identifier: the service keys it may stand for (the first when
+    an item gives no key), where the code is published, and the days it is valid (from, until)."""
+
+    services: Annotated[list[Key], Field(min_length=1)]
+    source: SourceKey
+    from_: dt.date | None = Field(None, alias="from")
+    until: dt.date | None = None
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class IngredientEntry(Closed):
+    drug: Key
+    source: SourceKey
+
+
+class Crosswalks(Closed):
+    """Codes a request carries, mapped to the vocabulary's keys (vocabulary/crosswalks.yaml)."""
+
+    sources: dict[SourceKey, Annotated[str, Field(min_length=10, max_length=400)]]
+    procedure_codes: dict[Annotated[str, Field(pattern=r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$")], CodeEntry] = {}
+    rxnorm_ingredients: dict[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$")], IngredientEntry] = {}
+
+
 class Vocabulary(Closed):
     diagnoses: Diagnoses
     drugs: Drugs
     services: Services
     procedures: Procedures
+    crosswalks: Crosswalks = Crosswalks(sources={})
+    """Optional: a rules folder without vocabulary/crosswalks.yaml maps no codes."""
 
     def dx_lookup(self, code: str) -> tuple[str, DxPrefix | str] | None:
         """The longest prefix of an ICD-10 code (dotted form) in `prefixes` or `ungrouped`, with its
