@@ -125,3 +125,10 @@ def test_icd9_forms(code, dotted):
     assert icd9.normalise_icd9(code) == dotted
     with pytest.raises(ValueError):
         icd9.normalise_icd9("72.44")
+
+
+def test_w005_names_the_gem_equivalents_of_an_icd9_code(capsys, tmp_path):
+    path = _variant(tmp_path, "region: cervical\n    frequency", "region: knee\n    frequency")
+    _, out, _ = run(capsys, "validate", path)
+    [warned] = [x for x in out.splitlines() if " W005 " in x]
+    assert "ICD-9-CM 724.4 (GEM: M54.14, M54.15, M54.16, M54.17)" in warned and "of the knee region" in warned

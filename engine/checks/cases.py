@@ -17,6 +17,7 @@ from engine.facts.build import item_diagnoses
 from engine.facts.crosswalk import resolve_items
 from engine.load.cases import JsonSource, case_from_source, load_source
 from engine.model.case import BOTH_LISTS, slug
+from engine.model import icd9
 from engine.model.codes import resolve as resolve_codes
 from engine.model.diagnostics import Diagnostic, InputError
 
@@ -109,13 +110,22 @@ def diagnosis_warnings(source, case, vocab, topics) -> list[Diagnostic]:
             continue
         where = "" if item.region in ("multiple", "other") else f" of the {item.region} region"
         groups = ", ".join(sorted(topic.selecting if topic.selects else topic.groups))
-        notes = [_why(vocab, d.code, topic, item.region) for d in case.diagnoses]
+        notes = [_why_icd9(d.code, item.region) if d.system == "icd9cm" else _why(vocab, d.code, topic, item.region) for d in case.diagnoses]
         if topic.selects:
             head = f"item '{item.id}' ({topic_name}): no diagnosis{where} falls in a group its tables select by ({groups})"
         else:
             head = f"item '{item.id}' ({topic_name}): no diagnosis{where} is placed by vocabulary/diagnoses.yaml, so its rules read {groups} as false"
         out.append(source.diagnostic(("requested_items", i), "W005", f"{head}: {'; '.join(notes)}"))
     return out
+
+
+def _why_icd9(code: str, region: str) -> str:
+    """An ICD-9-CM diagnosis is read through its GEM equivalents (facts/icd9_groups.py)."""
+    found = sorted({c for reading in icd9.readings(code) for c in reading})
+    if not found:
+        return f"ICD-9-CM {code} has no ICD-10-CM equivalent in the GEM"
+    shown = ", ".join(found[:6]) + (", ..." if len(found) > 6 else "")
+    return f"ICD-9-CM {code} (GEM: {shown}) is read as what all its equivalents of the {region} region share, which is in none of these groups"
 
 
 def _why(vocab, code: str, topic, region: str) -> str:
