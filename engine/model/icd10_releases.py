@@ -12,6 +12,7 @@ request dated before its last change: a current request reads the library's code
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,8 +39,20 @@ def _table() -> dict[str, tuple[dt.date, dt.date | None]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _changes() -> tuple[dt.date, ...]:
+    """Every day the code set changed (a release or a mid-year update), in order."""
+    return tuple(sorted({d for pair in _table().values() for d in pair if d is not None} | {FIRST_RELEASE}))
+
+
 def _day(day: dt.date) -> dt.date:
-    return max(day, FIRST_RELEASE)
+    """The first day of the release in force on `day` (FY2016's before it): codes are the same all through a release."""
+    if day >= LAST_CHANGE:
+        return LAST_CHANGE
+    if day <= FIRST_RELEASE:
+        return FIRST_RELEASE
+    changes = _changes()
+    return changes[bisect_right(changes, day) - 1]
 
 
 def _valid(name: str, day: dt.date) -> bool:
@@ -58,9 +71,13 @@ def in_force(code: str, day: dt.date) -> bool:
 
 
 def billable(code: str, day: dt.date) -> bool:
-    """Whether a code in force on `day` is billable then: no code valid that day extends it. A child
-    adds one character, or a seventh after placeholder Xs (S33.5 -> S33.5XXA)."""
-    name, day = code.replace(".", "").upper(), _day(day)
+    """Whether a code in force on `day` is billable then: no code valid that day extends it."""
+    return _billable(code.replace(".", "").upper(), _day(day))
+
+
+@lru_cache(maxsize=65536)
+def _billable(name: str, day: dt.date) -> bool:
+    """A child adds one character, or a seventh after placeholder Xs (S33.5 -> S33.5XXA)."""
     for pad in range(0, max(0, 7 - len(name))):
         stem = name + "X" * pad
         if any(_valid(stem + ch, day) for ch in _ALNUM):
@@ -75,9 +92,7 @@ def span(code: str) -> tuple[dt.date, dt.date | None] | None:
 
 def release(day: dt.date) -> str:
     """The name of the release in force on `day`: 'FY2016', 'FY2020 (April 1, 2020 update)'."""
-    day = _day(day)
-    changes = sorted({d for pair in _table().values() for d in pair if d is not None and d <= day} | {FIRST_RELEASE}) if day < LAST_CHANGE else [LAST_CHANGE]
-    last = changes[-1]
+    last = _day(day)
     if last.month == 10 and last.day == 1:
         return f"FY{last.year + 1}"
     return f"FY{last.year if last.month < 10 else last.year + 1} ({last:%B} {last.day}, {last.year} update)"
