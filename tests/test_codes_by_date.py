@@ -106,7 +106,7 @@ def test_icd10_before_2015_is_checked_against_fy2016_and_headers_warn(capsys, tm
 
 
 def test_the_release_table_agrees_with_the_code_set_it_amends():
-    table = icd10_releases._table()
+    table = {code: icd10_releases.span(code) for code in icd10_releases._table()}
     days = {d for pair in table.values() for d in pair if d is not None}
     assert max(days) == icd10_releases.LAST_CHANGE and min(days) >= icd10_releases.FIRST_RELEASE
     names = set(code_set_file().read_text().split())

@@ -28,21 +28,21 @@ _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @lru_cache(maxsize=1)
-def _table() -> dict[str, tuple[dt.date, dt.date | None]]:
-    """Undotted code -> (first day valid, first day no longer valid or None)."""
+def _table() -> dict[str, tuple[str, str | None]]:
+    """Undotted code -> (first day valid, first day no longer valid or None), as ISO text: compared
+    as text (ISO dates sort as the days do), so reading the table parses no date."""
     out = {}
     for line in TABLE.read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith("#"):
-            continue
-        code, start, end = line.split("\t")
-        out[code.replace(".", "")] = (dt.date.fromisoformat(start), dt.date.fromisoformat(end) if end else None)
+        if line and not line.startswith("#"):
+            code, start, end = line.split("\t")
+            out[code.replace(".", "")] = (start, end or None)
     return out
 
 
 @lru_cache(maxsize=1)
 def _changes() -> tuple[dt.date, ...]:
     """Every day the code set changed (a release or a mid-year update), in order."""
-    return tuple(sorted({d for pair in _table().values() for d in pair if d is not None} | {FIRST_RELEASE}))
+    return tuple(sorted({dt.date.fromisoformat(d) for d in {d for pair in _table().values() for d in pair if d is not None}} | {FIRST_RELEASE}))
 
 
 def _day(day: dt.date) -> dt.date:
@@ -60,7 +60,8 @@ def _valid(name: str, day: dt.date) -> bool:
     if day < LAST_CHANGE:
         span = _table().get(name)
         if span is not None:
-            return span[0] <= day and (span[1] is None or day < span[1])
+            iso = day.isoformat()
+            return span[0] <= iso and (span[1] is None or iso < span[1])
     table = icd10._table()
     return table is not None and icd10._is_code(name, table)
 
@@ -87,7 +88,8 @@ def _billable(name: str, day: dt.date) -> bool:
 
 def span(code: str) -> tuple[dt.date, dt.date | None] | None:
     """The days a changed code was valid (first, first no longer), or None for a code of every release."""
-    return _table().get(code.replace(".", "").upper())
+    found = _table().get(code.replace(".", "").upper())
+    return None if found is None else (dt.date.fromisoformat(found[0]), dt.date.fromisoformat(found[1]) if found[1] else None)
 
 
 def release(day: dt.date) -> str:
