@@ -75,6 +75,7 @@ def test_the_wheel_holds_every_module_the_rules_and_the_schemas(wheel_venv):
     data = {f"engine/data/guideline_rules/{p.relative_to(ROOT / 'guideline_rules').as_posix()}"
             for folder in ("packs", "profiles", "vocabulary") for p in (ROOT / "guideline_rules" / folder).glob("*.yaml")}
     data |= {f"engine/data/schema/{p.name}" for p in (ROOT / "schema").glob("*.schema.json")}
+    data |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "engine" / "model" / "codesets").glob("*.tsv")}  # codes by date
     assert data and data - names == set()
 
 

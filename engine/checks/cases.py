@@ -14,8 +14,11 @@ from pathlib import Path
 from engine.checks.diagnoses import PM_GROUP, place
 from engine.checks.text import control_warnings
 from engine.facts.build import item_diagnoses
+from engine.facts.crosswalk import resolve_items
 from engine.load.cases import JsonSource, case_from_source, load_source
 from engine.model.case import BOTH_LISTS, slug
+from engine.model import icd9
+from engine.model.codes import resolve as resolve_codes
 from engine.model.diagnostics import Diagnostic, InputError
 
 
@@ -70,6 +73,17 @@ def _medication_warnings(source, data: dict, vocab) -> list[Diagnostic]:
     return out
 
 
+def crosswalk_problems(source, case, vocab) -> list[Diagnostic]:
+    """E011: a request code (CPT, HCPCS, RxNorm) the crosswalks cannot read as a key, at its line."""
+    return [source.diagnostic(path, code, message) for path, code, message in resolve_items(case, vocab)[1]]
+
+
+def code_warnings(source, case) -> list[Diagnostic]:
+    """W007: a diagnosis code that is a non-billable header in the release in force on the request
+    date (engine/model/codes.py; the errors of the same check stop the case when it is loaded)."""
+    return [source.diagnostic(path, code, message) for path, code, message in resolve_codes(case)[2]]
+
+
 def diagnosis_warnings(source, case, vocab, topics) -> list[Diagnostic]:
     """W005: a requested item of a topic whose rules read diagnosis groups (`topics`: the
     checks/diagnoses.py `topic_groups` of the rule base, or a function returning them), when none
@@ -77,12 +91,12 @@ def diagnosis_warnings(source, case, vocab, topics) -> list[Diagnostic]:
     select by diagnosis, no table row can fire; for one that reads groups as indications, none of
     the diagnoses is placed by vocabulary/diagnoses.yaml, so every group reads false without a
     diagnosis behind it (unknown, not false). Each diagnosis is named with the reason it does not count."""
+    out = code_warnings(source, case)
     if not case.diagnoses:  # nothing to place: the determination itself says no diagnosis is documented
-        return []
+        return out
     topics = topics() if callable(topics) else topics
     if not topics:
-        return []
-    out = []
+        return out
     for i, item in enumerate(case.requested_items):
         topic_name, dx = item_diagnoses(case, item, vocab)
         topic = topics.get(topic_name)
@@ -96,13 +110,22 @@ def diagnosis_warnings(source, case, vocab, topics) -> list[Diagnostic]:
             continue
         where = "" if item.region in ("multiple", "other") else f" of the {item.region} region"
         groups = ", ".join(sorted(topic.selecting if topic.selects else topic.groups))
-        notes = [_why(vocab, d.code, topic, item.region) for d in case.diagnoses]
+        notes = [_why_icd9(d.code, item.region) if d.system == "icd9cm" else _why(vocab, d.code, topic, item.region) for d in case.diagnoses]
         if topic.selects:
             head = f"item '{item.id}' ({topic_name}): no diagnosis{where} falls in a group its tables select by ({groups})"
         else:
             head = f"item '{item.id}' ({topic_name}): no diagnosis{where} is placed by vocabulary/diagnoses.yaml, so its rules read {groups} as false"
         out.append(source.diagnostic(("requested_items", i), "W005", f"{head}: {'; '.join(notes)}"))
     return out
+
+
+def _why_icd9(code: str, region: str) -> str:
+    """An ICD-9-CM diagnosis is read through its GEM equivalents (facts/icd9_groups.py)."""
+    found = sorted({c for reading in icd9.readings(code) for c in reading})
+    if not found:
+        return f"ICD-9-CM {code} has no ICD-10-CM equivalent in the GEM"
+    shown = ", ".join(found[:6]) + (", ..." if len(found) > 6 else "")
+    return f"ICD-9-CM {code} (GEM: {shown}) is read as what all its equivalents of the {region} region share, which is in none of these groups"
 
 
 def _why(vocab, code: str, topic, region: str) -> str:
@@ -208,6 +231,8 @@ def check_case_file(path, vocab=None, rule_ids=None, topics=None) -> list[Diagno
         problems.extend(d for d in exc.diagnostics if not _superseded(d, problems))
     if vocab is not None:
         problems.extend(value_warnings(source, vocab))
+        if case is not None:
+            problems.extend(crosswalk_problems(source, case, vocab))
         if case is not None and topics is not None:
             problems.extend(diagnosis_warnings(source, case, vocab, topics))
     return problems

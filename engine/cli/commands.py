@@ -37,7 +37,7 @@ def cmd_decide(args) -> int:
     """Decides even when a value is unknown to the vocabulary, but says so first (W001 on stderr):
     a misspelt drug or service silently matches no rule; so are diagnoses in no group of an item's
     topic (W005) and current medications the drug vocabulary does not know (W006)."""
-    from engine.checks.cases import diagnosis_warnings, value_warnings  # start-up cost
+    from engine.checks.cases import crosswalk_problems, diagnosis_warnings, value_warnings  # start-up cost
     from engine.checks.diagnoses import topic_groups
     from engine.decide.letter import render_json, render_text
     from engine.load.cases import case_from_source, load_source
@@ -46,6 +46,8 @@ def cmd_decide(args) -> int:
     case = case_from_source(source)
     engine = _engine(args.rules)
     vocab = engine.base.vocabulary
+    if problems := crosswalk_problems(source, case, vocab):  # a code that names no key, or another key: bad input
+        raise InputError(problems)
     for warning in value_warnings(source, vocab) + diagnosis_warnings(source, case, vocab, lambda: topic_groups(engine.base)):
         print(warning, file=sys.stderr)
     determination = engine.decide(case)
@@ -607,7 +609,7 @@ def cmd_token(args) -> int:
         try:
             creds.add_password(args.name, args.role, password)
         except ValueError as exc:
-            raise InputError([Diagnostic("<stdin>", 1, 1, "E009", str(exc))]) from None
+            raise InputError([Diagnostic("<stdin>", 1, 1, "E012", str(exc))]) from None
         creds.save()
         print(f"login for {args.name} ({args.role}) stored hashed in {args.credentials}")
         return EXIT_OK
@@ -624,7 +626,7 @@ def cmd_replay(args) -> int:
     try:
         result = replay(args.db, current=args.rules if args.current else None)
     except LookupError as exc:
-        raise InputError([Diagnostic(args.db, 1, 1, "E010", str(exc))]) from None
+        raise InputError([Diagnostic(args.db, 1, 1, "E013", str(exc))]) from None
     for m in result.moved:
         print(f"MOVED {m.decision_id} item {m.item_id}: logged {m.logged}, now {m.now}")
     print(f"replayed {plural(result.replayed, 'determination')} ({plural(result.items, 'item')}); "

@@ -21,6 +21,7 @@ from engine.durable.encode import encode
 from engine.durable.session import Rete
 from engine.durable.trace import ItemEvents, read
 from engine.facts.build import CaseFacts, build_facts
+from engine.facts.crosswalk import resolved
 from engine.model.case import Case
 from engine.model.determination import Determination
 
@@ -62,6 +63,7 @@ class Engine:
 
     def trace(self, case: Case) -> tuple[CaseFacts, dict[str, ItemEvents], Determination]:
         """The decision with what it was made from: the facts and the events of each item (explain, coverage)."""
+        case = resolved(case, self.base.vocabulary)  # the letter reads the keys a request's codes stand for
         facts = self.facts(case)
         events = self.fire(facts)
         outcomes = [self.aggregator.outcome(events[item.id]) for item in case.requested_items]

@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from engine.facts.crosswalk import resolve_items, resolved
+from engine.facts.icd9_groups import diagnosis_entry, relevant
 from engine.facts.schema import SCHEMA
 from engine.model.case import NOT_DOCUMENTED, Case, MedicationItem, ProcedureItem, TherapyItem
 from engine.model.vocabulary import Vocabulary
@@ -60,6 +62,7 @@ def _copy(fact: dict, model, entity: str) -> None:
 
 
 def build_facts(case: Case, vocab: Vocabulary) -> CaseFacts:
+    case = resolved(case, vocab)  # request codes (CPT, HCPCS, RxNorm) read as vocabulary keys
     day = case.request_date
     request = {"t": "request", "id": "request", "date": day, "jurisdiction": case.jurisdiction}
 
@@ -353,6 +356,8 @@ def _drug_list(case: Case, item: MedicationItem, vocab: Vocabulary, fact: dict) 
 def item_diagnoses(case: Case, item, vocab: Vocabulary) -> tuple[str, dict]:
     """The topic of one requested item and its diagnosis profile (the `dx` fact its rules read),
     without the rest of its facts: what the diagnosis check of `imr validate` (W005) looks at."""
+    if getattr(item, "code", None) is not None or any(i.rxnorm for i in getattr(item, "ingredients", ())):
+        item = next(x for x in resolve_items(case, vocab)[0].requested_items if x.id == item.id)  # a bad code stays unrouted
     return _topic(item, vocab), _dx_profile(case, item, vocab)
 
 
@@ -362,11 +367,8 @@ def _dx_profile(case: Case, item, vocab: Vocabulary) -> dict:
     best = None
     count = 0
     for d in case.diagnoses:
-        entry = vocab.dx_entry(d.code)
-        if entry is None:
-            continue
-        relevant = item.region in ("multiple", "other") or entry.region in ("multiple", "other") or entry.region == item.region
-        if not relevant:
+        entry = diagnosis_entry(vocab, d, item.region)
+        if entry is None or not relevant(entry, item.region):
             continue
         count += 1
         for g in entry.groups:

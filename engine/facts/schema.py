@@ -43,8 +43,8 @@ class FactField:
 # ------------------------------------------------------------------ fields taken from the case model
 
 ITEM_MODELS = (TherapyItem, MedicationItem, ProcedureItem)
-NOT_FACTS = {"description", "visits", "ingredients"}
-"""Item fields that are not facts: the text, and what facts carry in derived form."""
+NOT_FACTS = {"description", "visits", "ingredients", "code"}
+"""Item fields that are not facts: the text, and what facts carry in derived form (a CPT or HCPCS `code` is read as its service)."""
 NOT_FACTS_OF = {MedicationItem: {"quantity"}}
 """A medication's quantity is free text ("300 g"); a procedure's is a count."""
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from engine.model.case import Case
+from engine.model.codes import resolve as resolve_codes
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.load.positions import validation_diagnostics
 from engine.load.files import read_bounded
@@ -129,12 +130,17 @@ def case_from_source(source: Source) -> Case:
         raise InputError([Diagnostic(source.path, 1, 1, "E001", "a case file is a mapping of fields (case_id, request_date, ...)")])
     try:
         if isinstance(source, JsonSource):
-            return Case.model_validate_json(source.text)  # JSON mode: as a batch line is validated
-        return Case.model_validate(source.data)
+            case = Case.model_validate_json(source.text)  # JSON mode: as a batch line is validated
+        else:
+            case = Case.model_validate(source.data)
+        case, errors, _ = resolve_codes(case)  # diagnosis codes by the request date (model/codes.py)
     except ValidationError as exc:
         raise InputError(validation_diagnostics(exc, source, "E002")) from None
     except Exception as exc:  # a model check that failed unexpectedly: this file's problem (a folder run goes on)
         raise InputError([load_failure(source.path, exc)]) from None
+    if errors:
+        raise InputError([source.diagnostic(path, code, message) for path, code, message in errors])
+    return case
 
 
 def _decoded(raw: bytes, label: str) -> str:

@@ -10,12 +10,14 @@ from pathlib import Path
 
 from engine.load.files import read_bounded
 from engine.load.positions import load_model
-from engine.load.yaml_source import MAX_BYTES
+from engine.load.yaml_source import MAX_BYTES, load_file
 from engine.model.diagnostics import Diagnostic, InputError
 from engine.model.icd10 import normalise_icd10
-from engine.model.vocabulary import Diagnoses, DrugListVersion, Drugs, Procedures, Services, Vocabulary
+from engine.model.vocabulary import Crosswalks, Diagnoses, DrugListVersion, Drugs, Procedures, Services, Vocabulary
 
-_FILES = {"diagnoses": Diagnoses, "drugs": Drugs, "services": Services, "procedures": Procedures}
+_FILES = {"diagnoses": Diagnoses, "drugs": Drugs, "services": Services, "procedures": Procedures, "crosswalks": Crosswalks}
+OPTIONAL = {"crosswalks"}
+"""Files a vocabulary folder may lack (a folder without crosswalks maps no request codes)."""
 _CHECKED: dict[tuple[str, bytes], object] = {}
 """Vocabulary files already read and checked clean, by name and SHA-256 of their text (the models are
 frozen): diagnoses.yaml places the whole ICD-10-CM code set by prefix and takes a few tenths of a
@@ -29,6 +31,8 @@ def load_vocabulary(folder: str | Path) -> Vocabulary:
     parts: dict = {}
     for name, model in _FILES.items():
         path = folder / f"{name}.yaml"
+        if name in OPTIONAL and not path.exists():
+            continue
         try:
             key = (name, hashlib.sha256(read_bounded(path, MAX_BYTES, "Y000", "Y001")).digest())
         except InputError as exc:
@@ -85,6 +89,7 @@ def _cross_check(vocab: Vocabulary, folder: Path) -> list[Diagnostic]:
     for key, drug in vocab.drugs.drugs.items():
         if drug.class_ not in vocab.drugs.classes:
             problems.append(Diagnostic(path, 1, 1, "V003", f"drug '{key}' has unknown class '{drug.class_}'"))
+    problems.extend(_check_crosswalks(vocab, folder))
     for cls in vocab.services.medication_topics.classes:
         if cls not in vocab.drugs.classes:
             problems.append(Diagnostic(str(folder / "services.yaml"), 1, 1, "V003", f"medication_topics names unknown drug class '{cls}'"))
@@ -108,3 +113,31 @@ def _drug_lists(folder: Path, problems: list[Diagnostic]) -> list[DrugListVersio
             problems.append(Diagnostic(str(b_path), 1, 1, "V006", f"MTUS Drug List {b.version} takes effect {b.effective_from}, "
                                        f"while {a.version} ({a_path.name}) is still in effect: give {a.version} an effective_to before it"))
     return [v for v, _ in versions]
+
+
+def _check_crosswalks(vocab: Vocabulary, folder: Path) -> list[Diagnostic]:
+    """Every crosswalk names keys the vocabulary has, and sources the file defines."""
+    walks = vocab.crosswalks
+    if not walks.procedure_codes and not walks.rxnorm_ingredients:
+        return []
+    path = folder / "crosswalks.yaml"
+    problems = []
+    source = None
+
+    def at(where, message):
+        nonlocal source
+        source = source or load_file(path)
+        problems.append(source.diagnostic(where, "V003", message))
+
+    for code, entry in walks.procedure_codes.items():
+        for key in entry.services:
+            if key not in vocab.services.services:
+                at(("procedure_codes", code), f"code {code} names unknown service '{key}'")
+        if entry.source not in walks.sources:
+            at(("procedure_codes", code), f"code {code} names unknown source '{entry.source}'")
+    for rxcui, entry in walks.rxnorm_ingredients.items():
+        if entry.drug not in vocab.drugs.drugs:
+            at(("rxnorm_ingredients", rxcui), f"RxNorm {rxcui} names unknown drug '{entry.drug}'")
+        if entry.source not in walks.sources:
+            at(("rxnorm_ingredients", rxcui), f"RxNorm {rxcui} names unknown source '{entry.source}'")
+    return problems

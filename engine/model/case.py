@@ -12,9 +12,9 @@ import datetime as dt
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
-from engine.model.icd10 import normalise_icd10
+from engine.model.codes import normalise_diagnosis
 from engine.model.source import Source
 from engine.model.enums import ND, NOT_DOCUMENTED, Decision, Form, ItemType, Jurisdiction, Reason, Region  # noqa: F401 (re-exported)
 
@@ -50,13 +50,16 @@ class InjuredWorker(Closed):
 
 
 class Diagnosis(Closed):
+    system: Literal["icd10cm", "icd9cm"] | None = Field(None, title="the code system of the code")
+    """`icd9cm` or `icd10cm`; left out, the code's form and the request date decide (engine/model/codes.py):
+    a code both systems have (V54.1) needs it before 2015-10-01."""
     code: Annotated[str, Field(min_length=3, max_length=8)]
     text: Name
 
     @field_validator("code")
     @classmethod
-    def _real_icd10(cls, code: str) -> str:
-        return normalise_icd10(code)
+    def _real_code(cls, code: str, info: ValidationInfo) -> str:
+        return normalise_diagnosis(code, info.data.get("system"))
 
 
 class Surgery(Closed):
@@ -173,16 +176,35 @@ class Medication(Closed):
     _dates = field_validator("since")(_check_date)
 
 
+ProcedureCode = Annotated[str, Field(pattern=r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$")]
+"""A CPT (97110, 0232T) or HCPCS Level II (E0720) code, used as an identifier only."""
+
+
+def _one_of(model, key: str, code: str):
+    """An item names its vocabulary key, or a code the crosswalks map to one (or both, if they agree)."""
+    if getattr(model, key) is None and getattr(model, code) is None:
+        raise ValueError(f"give `{key}:` (a vocabulary key) or `{code}:` (a code vocabulary/crosswalks.yaml maps to one)")
+    return model
+
+
 class Ingredient(Closed):
-    drug: Key
+    drug: Key | None = None
+    """A key of vocabulary/drugs.yaml; may be left out when `rxnorm` names the ingredient."""
+    rxnorm: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$")] | None = Field(None, title="the RxNorm ingredient identifier (RxCUI)")
+    """An RxNorm ingredient concept (RxCUI), mapped to the drug key by vocabulary/crosswalks.yaml."""
     strength: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*(%|mg|mcg|g)$")] | None = None
+
+    _named = model_validator(mode="after")(lambda self: _one_of(self, "drug", "rxnorm"))
 
 
 class TherapyItem(Closed):
     type: Literal["therapy"]
     id: ItemId
     description: Name
-    service: Key
+    service: Key | None = None
+    """A key of vocabulary/services.yaml; may be left out when `code` names the service."""
+    code: ProcedureCode | None = Field(None, title="the CPT or HCPCS code of the request")
+    """The request's CPT or HCPCS code, mapped to the service key by vocabulary/crosswalks.yaml."""
     region: Region
     frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = Field(None, title="the requested visits per week")
     duration_weeks: Annotated[int, Field(ge=1, le=104)] | None = Field(None, title="the requested duration in weeks")
@@ -199,6 +221,8 @@ class TherapyItem(Closed):
     """Calendar weeks from the first passive modality in a clinical setting to the start of the care requested (for care already given and disputed, the start of the disputed period): Minn. R. 5221.6200, subp. 3, 12 calendar weeks."""
     passive_visits_after_12_weeks: Count = Field(NOT_DOCUMENTED, title="the passive treatment visits already given after the first 12 weeks")
     """Visits of passive care already given after the first 12 calendar weeks (the additional 12 visits of Minn. R. 5221.6200, subp. 3)."""
+
+    _named = model_validator(mode="after")(lambda self: _one_of(self, "service", "code"))
 
     @model_validator(mode="after")
     def _visits(self):
@@ -261,7 +285,10 @@ class ProcedureItem(Closed):
     type: Literal["procedure"]
     id: ItemId
     description: Name
-    service: Key
+    service: Key | None = None
+    """A key of vocabulary/services.yaml; may be left out when `code` names the service."""
+    code: ProcedureCode | None = Field(None, title="the CPT or HCPCS code of the request")
+    """The request's CPT or HCPCS code, mapped to the service key by vocabulary/crosswalks.yaml."""
     region: Region
     quantity: Annotated[int, Field(ge=1, le=100)] = 1
     levels: Annotated[int, Field(ge=1, le=10)] | None = Field(None, title="the number of levels")
@@ -279,6 +306,8 @@ class ProcedureItem(Closed):
     """For home health services: `medical` when the care includes medical treatment (nursing, wound care,
     therapy, medication administration); `homemaker_personal_care_only` when it is only homemaker
     services (shopping, cleaning, laundry, meals) and personal care (bathing, dressing, toileting)."""
+
+    _named = model_validator(mode="after")(lambda self: _one_of(self, "service", "code"))
 
 
 RequestedItem = Annotated[Union[TherapyItem, MedicationItem, ProcedureItem], Field(discriminator="type")]

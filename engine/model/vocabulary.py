@@ -147,6 +147,33 @@ class DrugListVersion(Closed):
         return next((e for e in self.entries if e.drug == drug), None)
 
 
+SourceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
+
+
+class CodeEntry(Closed):
+    """One CPT or HCPCS code used as an identifier: the service keys it may stand for (the first when
+    an item gives no key), where the code is published, and the days it is valid (from, until)."""
+
+    services: Annotated[list[Key], Field(min_length=1)]
+    source: SourceKey
+    from_: dt.date | None = Field(None, alias="from")
+    until: dt.date | None = None
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class IngredientEntry(Closed):
+    drug: Key
+    source: SourceKey
+
+
+class Crosswalks(Closed):
+    """Codes a request carries, mapped to the vocabulary's keys (vocabulary/crosswalks.yaml)."""
+
+    sources: dict[SourceKey, Annotated[str, Field(min_length=10, max_length=400)]]
+    procedure_codes: dict[Annotated[str, Field(pattern=r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$")], CodeEntry] = {}
+    rxnorm_ingredients: dict[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$")], IngredientEntry] = {}
+
+
 class Vocabulary(Closed):
     diagnoses: Diagnoses
     drugs: Drugs
@@ -158,6 +185,8 @@ class Vocabulary(Closed):
     def drug_list_on(self, day: dt.date) -> DrugListVersion | None:
         """The MTUS Drug List version in effect on `day` (the request date), if this data holds one."""
         return next((v for v in self.drug_lists if v.covers(day)), None)
+    crosswalks: Crosswalks = Crosswalks(sources={})
+    """Optional: a rules folder without vocabulary/crosswalks.yaml maps no codes."""
 
     def dx_lookup(self, code: str) -> tuple[str, DxPrefix | str] | None:
         """The longest prefix of an ICD-10 code (dotted form) in `prefixes` or `ungrouped`, with its

@@ -15,6 +15,7 @@ import random
 import sys
 from pathlib import Path
 
+from engine.model.icd10_releases import billable, in_force
 from engine.model.vocabulary import Vocabulary
 
 ND = "not documented"
@@ -68,6 +69,7 @@ class CaseGenerator:
         diagnoses = []
         for region in regions:
             codes = self.dx_by_region.get(region) or self.dx_by_region.get("multiple") or []
+            codes = [c for c in codes if in_force(c, request) and billable(c, request)]  # billable codes of the release in force that day
             for code in rng.sample(codes, k=min(len(codes), rng.choice([1, 1, 2]))):
                 diagnoses.append({"code": code, "text": f"Diagnosis {code}"})
         case["diagnoses"] = diagnoses
