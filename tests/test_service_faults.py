@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.ops.serve_bench import _free_port, _token, _wait
+from engine.ops.serve_bench import serving
 from tests.test_service import seed_json
 
 HOST = "127.0.0.1"
@@ -27,22 +27,8 @@ HOST = "127.0.0.1"
 
 @pytest.fixture
 def server(tmp_path):
-    credentials = str(tmp_path / "credentials.json")
-    token = _token(credentials, "faults", "reviewer")
-    _token(credentials, "admin", "admin")
-    port = _free_port()
-    db = tmp_path / "log.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", str(port), "--workers", "2",
-                             "--db", str(db), "--credentials", credentials], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait(port, time.monotonic() + 180)
-        yield port, token, db, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serving(tmp_path, workers=2) as running:
+        yield running.port, running.token, running.db, running.process
 
 
 def _workers(pid: int) -> list[int]:

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.load.cases import decoded_text
 from engine.load.files import read_bounded
 from engine.model.diagnostics import Diagnostic, InputError
 
@@ -115,10 +116,5 @@ def read_letter(path: str | Path) -> Text:
         from engine.ingest.pdf import pdf_text  # start-up cost: pypdf only for a PDF
 
         return Text(label, pdf_text(raw, label).splitlines())
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError([Diagnostic(label, 1, 1, "Y001", f"not UTF-8 text (byte {exc.start})")]) from None
-    if "\x00" in text:
-        raise InputError([Diagnostic(label, 1, 1, "Y001", "input contains NUL bytes; not a text file")])
+    text = decoded_text(raw, label)
     return Text(label, text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))

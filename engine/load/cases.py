@@ -143,7 +143,7 @@ def case_from_source(source: Source) -> Case:
     return case
 
 
-def _decoded(raw: bytes, label: str) -> str:
+def decoded_text(raw: bytes, label: str) -> str:
     """The text of a case file or of standard input, refused (Y001) when it is not UTF-8 or holds NUL bytes."""
     try:
         text = raw.decode("utf-8")
@@ -169,7 +169,7 @@ def read_stdin(stream=None) -> Source:
         raw = raw.encode("utf-8")
     if len(raw) > MAX_BYTES:
         raise InputError([Diagnostic(STDIN_LABEL, 1, 1, "Y001", f"standard input larger than {MAX_BYTES} bytes")])
-    text = _decoded(raw, STDIN_LABEL)
+    text = decoded_text(raw, STDIN_LABEL)
     if text.lstrip()[:1] != "{":
         return parse_text(text, STDIN_LABEL)
     try:
@@ -187,7 +187,7 @@ def load_source(path: str | Path) -> Source:
     if str(path) == STDIN:
         return read_stdin()
     if is_json_case(path):
-        return json_source(_decoded(read_bounded(path, MAX_BYTES, "Y000", "Y001"), str(path)), str(path))
+        return json_source(decoded_text(read_bounded(path, MAX_BYTES, "Y000", "Y001"), str(path)), str(path))
     return load_file(path)
 
 

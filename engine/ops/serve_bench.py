@@ -21,6 +21,8 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 GOAL = "500 decisions/s at concurrency 16, p99 < 50 ms (2 workers)"
@@ -103,6 +105,37 @@ def _token(credentials: str, name: str, role: str) -> str:
     return done.stdout.strip().rsplit(" ", 1)[-1]
 
 
+@dataclass
+class Server:
+    port: int
+    token: str
+    """A reviewer's token."""
+    db: Path
+    process: subprocess.Popen
+
+
+@contextmanager
+def serving(folder: Path, workers: int = 2):
+    """`imr serve` on 127.0.0.1 (a free port; its log and credentials in `folder`), answering
+    /v1/health, for as long as the block runs; stopped (killed if it will not stop) after it."""
+    credentials = str(folder / "credentials.json")
+    token = _token(credentials, "reviewer", "reviewer")
+    _token(credentials, "admin", "admin")  # so serve prints no first token
+    port = _free_port()
+    db = folder / "log.sqlite3"
+    cmd = [sys.executable, "-m", "engine", "serve", "--port", str(port), "--workers", str(workers), "--db", str(db), "--credentials", credentials]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        _wait(port, time.monotonic() + 180)
+        yield Server(port, token, db, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def serve_bench(workers: int = 2, requests: int = 2000, seconds: float = 60.0, concurrencies=(1, 16, 64), out=None) -> dict:
     from engine.load.cases import load_case  # start-up cost: only this benchmark
     from engine.load.paths import DEFAULT_CASES
@@ -112,25 +145,10 @@ def serve_bench(workers: int = 2, requests: int = 2000, seconds: float = 60.0, c
         return {"skipped": f"no case corpus at {DEFAULT_CASES} (the benchmark posts the seed case)"}
     body = json.dumps(load_case(seed).model_dump(mode="json", exclude={"expected"}, exclude_none=True)).encode()
     figures: dict = {"workers": workers, "goal": GOAL, "case": str(seed)}
-    with tempfile.TemporaryDirectory(prefix="imr-serve-bench-") as tmp:
-        credentials = str(Path(tmp) / "credentials.json")
-        token = _token(credentials, "bench", "reviewer")
-        _token(credentials, "admin", "admin")  # so serve prints no first token
-        port = _free_port()
-        cmd = [sys.executable, "-m", "engine", "serve", "--port", str(port), "--workers", str(workers),
-               "--db", str(Path(tmp) / "log.sqlite3"), "--credentials", str(Path(tmp) / "credentials.json")]
-        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
-        try:
-            _wait(port, time.monotonic() + 120)
-            _load(port, token, body, 4, 40, 30)  # warm every worker (its first decision compiles nothing, but fills caches)
-            for c in concurrencies:
-                if out is not None:
-                    print(f"concurrency {c}: {requests} requests ...", file=out, flush=True)
-                figures[f"concurrency_{c}"] = _load(port, token, body, c, requests, seconds)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    with tempfile.TemporaryDirectory(prefix="imr-serve-bench-") as tmp, serving(Path(tmp), workers) as server:
+        _load(server.port, server.token, body, 4, 40, 30)  # warm every worker (its first decision compiles nothing, but fills caches)
+        for c in concurrencies:
+            if out is not None:
+                print(f"concurrency {c}: {requests} requests ...", file=out, flush=True)
+            figures[f"concurrency_{c}"] = _load(server.port, server.token, body, c, requests, seconds)
     return figures
