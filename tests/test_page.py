@@ -179,3 +179,13 @@ def test_icd10_look_up_by_code_and_by_words_is_bounded(site):
     assert 'value="M51.16"' in by_words and by_words.count("<option") <= 20
     assert site.get("/page/icd10", params={"q": "x" * 5000}).status_code == 200
     assert TestClient(site.app).get("/page/icd10?q=M51", follow_redirects=False).status_code == 303
+
+
+def test_every_template_and_static_file_ships_in_the_wheel():
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["engine.service"]
+    folder = ROOT / "engine/service"
+    files = [p.relative_to(folder).as_posix() for sub in ("templates", "static") for p in (folder / sub).rglob("*") if p.is_file()]
+    assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), files
