@@ -38,8 +38,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, workers
     from uvicorn.supervisors import Multiprocess
 
     sock = config.bind_socket()
-    # A worker process rebuilds the listening socket without its protocol number, so asyncio does
-    # not set TCP_NODELAY on the connections it accepts, and every answer on a kept-alive
+    # uvicorn makes the shared listening socket without its protocol number (proto 0), so asyncio
+    # does not set TCP_NODELAY on the connections it accepts, and every answer on a kept-alive
     # connection waited ~40 ms for a delayed ACK (measured: 52 ms p50 at concurrency 1 with two
     # workers, 5 ms with one). Set on the listener, Linux gives it to every accepted connection.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
