@@ -189,3 +189,27 @@ def test_every_template_and_static_file_ships_in_the_wheel():
     folder = ROOT / "engine/service"
     files = [p.relative_to(folder).as_posix() for sub in ("templates", "static") for p in (folder / sub).rglob("*") if p.is_file()]
     assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), files
+
+
+FIELD_NAMES = sorted(SEED_FORM) + ["therapy-0-visits", "px-0-service", "px-0-quantity", "hx-0-visits", "hx-0-last_visit", "sx-0-date",
+                                   "rx-0-daily_dose", "rows-therapy", "more", "q.clinical_findings.red_flags",
+                                   "q.treatment_history.0.visits_completed", "q.requested_items.0.frequency_per_week", "q.x", "q.injured_worker.age.x"]
+
+
+def test_any_form_gets_a_decision_or_positioned_messages_never_a_500(site):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    token = login(site)
+    text = st.one_of(st.sampled_from(["", "yes", "no", "0", "-1", "2.5", "99999999999999999999", "2015-06-10", "lumbar", "topical", "therapy"]),
+                     st.text(max_size=30))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(st.dictionaries(st.sampled_from(FIELD_NAMES), text, max_size=12))
+    def check(changes):
+        response = site.post("/page/decide", data={**SEED_FORM, **changes, "csrf": token})
+        assert response.status_code in (200, 422), (changes, response.status_code, response.text[-300:])
+        if response.status_code == 422:
+            assert 'id="problems"' in response.text
+
+    check()
