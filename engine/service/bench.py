@@ -22,12 +22,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from engine.load.cases import load_case
+from engine.service.auth import Credentials
+
 SEED = Path(__file__).resolve().parents[2] / "cases/cross/000_seed_b27565c25da42ea0.yaml"
 
 
 def _seed_json() -> bytes:
-    from engine.load.cases import load_case
-
     return json.dumps(load_case(SEED).model_dump(mode="json", exclude={"expected"}, exclude_none=True)).encode()
 
 
@@ -91,8 +92,6 @@ def main(argv=None) -> int:
     if args.client:
         client_main("127.0.0.1", int(args.client[0]), args.client[1], levels, args.requests)
         return 0
-    from engine.service.auth import Credentials
-
     with tempfile.TemporaryDirectory(prefix="imr-bench-") as tmp:
         creds = Credentials.load(Path(tmp) / "creds.json")
         token = creds.add_token("bench", "reviewer")
