@@ -138,3 +138,36 @@ def test_replay_reproduces_and_a_rule_edit_moves(service, tmp_path, capsys):
     assert result.replayed == 10 and {m.item_id for m in result.moved} == {"compound-topical"}
     code, out, _ = run(capsys, "replay", "--db", service.settings.db, "--current", "--rules", str(edited))
     assert code == 1 and "MOVED" in out
+
+
+def test_a_full_log_disk_gets_503_and_no_decision_id(service):
+    """SQLite's page limit stands in for a full disk: past it the service answers 503 with no
+    decision id, every id it did give is a row, and it recovers when space returns."""
+    from sqlalchemy import event
+
+    db = service.app.state.service.db
+    limit = {"pages": None}
+
+    def cap(dbapi_connection, _record):
+        if limit["pages"]:
+            dbapi_connection.execute(f"PRAGMA max_page_count = {limit['pages']}")
+
+    event.listen(db, "connect", cap)
+    with db.connect() as conn:
+        used = conn.execute(text("PRAGMA page_count")).scalar_one()
+    limit["pages"] = used + 2
+    db.dispose()
+    given, refused = [], 0
+    for n in range(60):
+        response = service.post("/v1/determinations", content=seed_json(case_id=f"full-{n}"), headers=auth(service))
+        if response.status_code == 200:
+            given.append(response.json()["decision_id"])
+        else:
+            assert response.status_code == 503 and "decision_id" not in response.json() and response.headers["retry-after"]
+            refused += 1
+    assert refused, "the page limit was never reached"
+    limit["pages"] = None
+    db.dispose()
+    assert service.post("/v1/determinations", content=seed_json(), headers=auth(service)).status_code == 200
+    logged = {e["decision_id"] for e in service.get("/v1/log?limit=1000", headers=auth(service, "auditor")).json()}
+    assert set(given) <= logged

@@ -12,23 +12,32 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from engine.ops.serve_bench import serving
+from engine.service.auth import Credentials
+from engine.service.bench import serving
 from tests.test_service import seed_json
 
 HOST = "127.0.0.1"
 
 
+def _token(credentials: Path, name: str, role: str) -> str:
+    creds = Credentials.load(credentials)
+    token = creds.add_token(name, role)
+    creds.save()
+    return token
+
+
 @pytest.fixture
 def server(tmp_path):
-    with serving(tmp_path, workers=2) as running:
-        yield running.port, running.token, running.db, running.process
+    token = _token(tmp_path / "credentials.json", "faults", "reviewer")
+    _token(tmp_path / "credentials.json", "admin", "admin")
+    with serving(tmp_path, tmp_path / "credentials.json", workers=2) as running:
+        yield running.port, token, running.db, running.process
 
 
 def _workers(pid: int) -> list[int]:

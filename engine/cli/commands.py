@@ -412,12 +412,11 @@ def cmd_bench(args) -> int:
     """Figures of a benchmark run (engine/ops/bench.py); `--peers` adds the side-by-side ones."""
     from engine.ops.bench import bench, peers, start_up  # start-up cost
 
-    if getattr(args, "serve", False):  # the service, loaded from a second process
-        from engine.ops.serve_bench import serve_bench  # start-up cost: only this benchmark
+    if getattr(args, "serve", False):  # the service, loaded from a second process (its own printout)
+        from engine.service.bench import main as serve_bench  # start-up cost: only this benchmark
 
-        figures = serve_bench(workers=args.workers if args.workers > 1 else 2, requests=min(args.count, 20_000),
-                              out=sys.stderr if args.format == "text" else None)
-    elif getattr(args, "start", False):  # fresh processes only, timed from outside
+        return serve_bench(["--workers", str(args.workers if args.workers > 1 else 2), "--requests", str(min(args.count, 20_000))])
+    if getattr(args, "start", False):  # fresh processes only, timed from outside
         figures = start_up(args.rules, out=sys.stderr if args.format == "text" else None)
     else:
         figures = bench(_engine(args.rules), args.count, args.seed, args.workers)

@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "validate and test of the project): wall time and peak memory beside the goals")
     p.add_argument("--serve", action="store_true",
                    help="instead: start `imr serve` with --workers (default 2 here) on 127.0.0.1 and time POST /v1/determinations "
-                        "of the seed at concurrency 1, 16 and 64 from a second process (--cases requests each, at most 60 s each)")
+                        "of the seed at concurrency 1, 16 and 64 from a second process (--cases requests each; engine/service/bench.py)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--rules", help="rules folder")
     p.set_defaults(func=commands.cmd_bench)

@@ -173,6 +173,13 @@ def entries(db: DB, limit: int = 100, offset: int = 0) -> list[dict]:
             for r in rows]
 
 
+def actions_of(db: DB, decision_id: str) -> list[dict]:
+    """The reviewer actions recorded on one determination, oldest first."""
+    with db.connect() as conn:
+        rows = conn.execute(select(actions).where(actions.c.decision_id == decision_id).order_by(actions.c.acted_at)).mappings().all()
+    return [dict(r) for r in rows]
+
+
 def stored_inputs(db: DB):
     """(decision_id, rules_digest, case_json, items) of every determination whose case was stored, oldest first."""
     with db.connect() as conn:

@@ -8,6 +8,7 @@ engine.service.app and builds its own engine from the settings passed in the env
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 from engine.service.app import Settings
@@ -29,6 +30,18 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, workers
 
     first_token(settings)
     os.environ.update(settings.to_env())
-    uvicorn.run("engine.service.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)  # the access log would print paths only, but stays off: no case content anywhere
+    config = uvicorn.Config("engine.service.app:create_app", factory=True, host=host, port=port, workers=workers,
+                            log_level="warning", access_log=False)  # the access log would print paths only, but stays off: no case content anywhere
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    # uvicorn makes the shared listening socket without its protocol number (proto 0), so asyncio
+    # does not set TCP_NODELAY on the connections it accepts, and every answer on a kept-alive
+    # connection waited ~40 ms for a delayed ACK (measured: 52 ms p50 at concurrency 1 with two
+    # workers, 5 ms with one). Set on the listener, Linux gives it to every accepted connection.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()
     return 0
