@@ -171,3 +171,9 @@ def test_a_full_log_disk_gets_503_and_no_decision_id(service):
     assert service.post("/v1/determinations", content=seed_json(), headers=auth(service)).status_code == 200
     logged = {e["decision_id"] for e in service.get("/v1/log?limit=1000", headers=auth(service, "auditor")).json()}
     assert set(given) <= logged
+
+
+def test_a_body_that_is_not_utf8_text_is_a_positioned_422(service):
+    for body in (b'{"case_id": "\xff"}', b'{"case_id": "a\x00"}'):
+        response = service.post("/v1/determinations", content=body, headers=auth(service))
+        assert response.status_code == 422 and response.json()["problems"][0]["code"] == "Y001"

@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine.decide.pipeline import Engine
 from engine.durable.cache import engine_version
-from engine.load.cases import case_files, case_from_source, json_source, load_case
+from engine.load.cases import case_files, case_from_source, decoded_text, json_source, load_case
 from engine.load.paths import DEFAULT_CASES, RulesLocation, locate
 from engine.model.case import Case
 from engine.model.determination import Determination
@@ -112,10 +112,14 @@ class Recorded(BaseModel):
     acted_at: str
 
 
-def _problems(diagnostics: list[Diagnostic]) -> JSONResponse:
-    """422 with every problem; 413 when the body was over the bound (Y001)."""
+class BodyTooLarge(InputError):
+    """A request body over MAX_BODY: 413, where every other input problem is 422."""
+
+
+def _problems(diagnostics: list[Diagnostic], status: int = 422) -> JSONResponse:
+    """Every problem of the input, positioned as the command line prints them."""
     body = Problems(detail=str(diagnostics[0]), problems=[Problem(**asdict(d)) for d in diagnostics])
-    return JSONResponse(body.model_dump(), status_code=413 if any(d.code == "Y001" for d in diagnostics) else 422)
+    return JSONResponse(body.model_dump(), status_code=status)
 
 
 def _rule_files(where: RulesLocation) -> dict[str, str]:
@@ -146,16 +150,14 @@ class Service:
 
 
 async def read_case(request: Request) -> tuple[Case, str]:
-    """The case in the body, read as the command line reads a `.json` case file."""
-    body = b""
+    """The case in the body, read as the command line reads a `.json` case file (the same UTF-8
+    and NUL-byte check, load.cases.decoded_text)."""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise InputError([Diagnostic(LABEL, 1, 1, "Y001", f"the request body is over {MAX_BODY:,} bytes")])
-    try:
-        raw = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError([Diagnostic(LABEL, 1, 1, "E003", f"not UTF-8 text (byte {exc.start})")]) from None
+            raise BodyTooLarge([Diagnostic(LABEL, 1, 1, "Y001", f"the request body is over {MAX_BODY:,} bytes")])
+    raw = decoded_text(bytes(body), LABEL)
     return case_from_source(json_source(raw, LABEL)), raw
 
 
@@ -204,7 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(InputError)
     async def _bad_input(_request, exc: InputError):
-        return _problems(exc.diagnostics)
+        return _problems(exc.diagnostics, 413 if isinstance(exc, BodyTooLarge) else 422)
 
     @app.exception_handler(OperationalError)
     async def _log_unwritable(_request, exc: OperationalError):
