@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from engine.model.case import ClinicalFindings, InjuredWorker, slug
 from engine.model.diagnostics import Diagnostic
-from engine.model.enums import FORMS, REGIONS
+from engine.model.enums import REGIONS
 from engine.service.questions import MAX_ANSWERS, parse_path
 from engine.tools.counterfactual import _kinds
 

@@ -132,7 +132,7 @@ class Agreement:
         table = self.guidelines()
         if table:
             cited = sorted({c for row in table.values() for c in row})
-            lines.append(f"  governing guideline (rows) by the guideline the reviewer cited (columns): "
+            lines.append("  governing guideline (rows) by the guideline the reviewer cited (columns): "
                          + "; ".join(f"{e}: " + ", ".join(f"{c} {row[c]}" for c in cited) for e, row in table.items()))
         return "\n".join(lines)
 
